@@ -1,0 +1,458 @@
+/*
+ * libipc - inter-process communication over Unix sockets.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+
+/**
+ * @file libipc.h
+ * @brief The libipc API: contexts, services, clients and one event loop.
+ *
+ * A program allocates a context with ipc_context_init(), creates services
+ * with ipc_service_init() or connects to them with ipc_connect_service(),
+ * then loops over ipc_wait_event(), which returns exactly one event per
+ * call.  Messages are sent with ipc_schedule() (queued, never blocks) or
+ * ipc_write() (written before the call returns).  ipc_close_all() and
+ * ipc_context_deinit() end it.
+ *
+ * Conventions shared by every function below:
+ * - 0 (or a documented count) on success, a negative errno value on
+ *   failure; the library never prints, never exits and never raises
+ *   SIGPIPE.
+ * - A context is not thread-safe, but contexts share no state: two
+ *   threads with two contexts work side by side.
+ * - Every fd the library opens is non-blocking and close-on-exec.
+ * - An index names one connection of a context from its creation to its
+ *   close; closing a connection never renumbers the others.  A closed
+ *   connection's index (and fd number) may be given to a later one.
+ * - Wire format: a message is a 4-byte big-endian payload length
+ *   followed by the payload.  Zero-length messages are valid.
+ * - Run directory: $IPC_RUNDIR when set and not empty, else
+ *   /tmp/.libipc-run.  A service's socket is <rundir>/<name> (mode 0660),
+ *   guarded by the lock file <rundir>/<name>.lock.
+ */
+
+#ifndef LIBIPC
+#define LIBIPC
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Constants                                                            */
+/* ------------------------------------------------------------------ */
+
+/** Default largest payload a context sends or accepts: 16 MiB. */
+#define IPC_MAX_MESSAGE_SIZE_DEFAULT (16u * 1024 * 1024)
+
+/** Run directory used when $IPC_RUNDIR is not set. */
+#define IPC_RUNDIR_DEFAULT "/tmp/.libipc-run"
+
+/**
+ * @brief Event types: the @p t parameter of ipc_wait_event().
+ */
+enum event_types {
+	ERROR = 0,		/**< Waiting failed; see the return value. */
+	CONNECTION = 1,		/**< A client connected to one of our services. */
+	DISCONNECTION = 2,	/**< A connection went away; its fd is closed. */
+	MESSAGE_RX = 3,		/**< A whole message was received. */
+	MESSAGE_TX = 4,		/**< A scheduled message was written whole. */
+	TIMER = 5,		/**< The periodic timer fired. */
+	EXTERNAL = 6,		/**< An external fd is readable. */
+	SWITCH_RX = 7,		/**< A switched fd delivered a message. */
+	SWITCH_TX = 8,		/**< A message was written to a switched fd. */
+};
+
+/**
+ * @brief Values returned by switch callbacks (see ipc_set_switch_callbacks()).
+ */
+enum cb_event_types {
+	CB_NO_ERROR = 0,	/**< A message was produced or delivered. */
+	CB_ERROR = 1,		/**< Failure: both sides of the switch close. */
+	CB_FD_CLOSING = 2,	/**< The fd is closing: both sides close. */
+	CB_IGNORE = 3,		/**< Nothing to forward (yet). */
+};
+
+/* ------------------------------------------------------------------ */
+/* Context                                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Allocate a new, empty context.
+ *
+ * @param[out] ptr  Receives the context.
+ * @return 0 on success.
+ * @retval -EINVAL @p ptr is NULL.
+ * @retval -ENOMEM Out of memory.
+ * @retval -EMFILE, -ENFILE No fd left for the event backend.
+ */
+int ipc_context_init(void **ptr);
+
+/**
+ * @brief Close every connection and free the context.
+ *
+ * Same as ipc_close_all() followed by freeing every resource; @p *ctx is
+ * set to NULL.  Accepts NULL and a pointer to NULL.
+ *
+ * @param[in,out] ctx  Address of the context.
+ */
+void ipc_context_deinit(void **ctx);
+
+/**
+ * @brief Set the periodic timer.
+ *
+ * With @p timer > 0, ipc_wait_event() returns a TIMER event every
+ * @p timer milliseconds of the monotonic clock, counted from this call,
+ * also while other events keep arriving.  Ticks missed while the program
+ * was busy elsewhere are not replayed: one TIMER event is returned and the
+ * next one is due @p timer ms later.  @p timer <= 0 turns the timer off.
+ * A NULL @p ctx is ignored.
+ *
+ * @param[in] ctx    The context.
+ * @param[in] timer  Period in milliseconds, or <= 0 for none.
+ */
+void ipc_context_timer(void *ctx, int timer);
+
+/**
+ * @brief Change the largest message payload the context accepts and sends.
+ *
+ * A peer announcing a larger payload is disconnected (DISCONNECTION)
+ * before anything is allocated for it; ipc_schedule() and ipc_write()
+ * refuse larger payloads with -EMSGSIZE.  The default is
+ * #IPC_MAX_MESSAGE_SIZE_DEFAULT.
+ *
+ * @param[in] ctx   The context.
+ * @param[in] size  The new limit in bytes, 1 to UINT32_MAX.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL, or @p size is 0 or above UINT32_MAX.
+ */
+int ipc_context_max_message_size(void *ctx, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Services and clients                                                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Create a service: a listening socket named after the service.
+ *
+ * Creates the run directory if needed (mode 0770), takes the lock file
+ * <rundir>/<name>.lock, replaces a stale socket left by a dead instance,
+ * then binds and listens on <rundir>/<name> (mode 0660).  Each new client
+ * is reported by a CONNECTION event.  The socket and lock files are
+ * removed when the service is closed or the context deinitialised.
+ *
+ * A service name is 1 to 65535 bytes, given by pointer and length (no
+ * terminating NUL needed), without '/' or NUL bytes, and neither "." nor
+ * "..".
+ *
+ * @param[in] ctx               The context.
+ * @param[out] servicefd        Receives the listening socket's fd.
+ * @param[in] service_name      The service name.
+ * @param[in] service_name_len  Its length in bytes.
+ * @return 0 on success; nothing is created on failure.
+ * @retval -EINVAL       NULL argument or invalid service name.
+ * @retval -ENAMETOOLONG The socket path does not fit in sun_path.
+ * @retval -EADDRINUSE   A live instance of the service holds the lock.
+ * @retval -ELOOP        The run directory is a symbolic link.
+ * @retval -ENOTDIR      The run directory is not a directory.
+ * @retval -EPERM        Others may write to the run directory (o+w).
+ * @retval -EEXIST       <rundir>/<name> exists and is not a socket.
+ * @retval -ENOMEM       Out of memory.
+ * @retval <0            Any other negative errno from mkdir(2), open(2),
+ *                       socket(2), bind(2) or listen(2), e.g. -EACCES.
+ */
+int ipc_service_init(void *ctx, int *servicefd, const char *service_name,
+		     uint16_t service_name_len);
+
+/**
+ * @brief Connect to a service of the run directory.
+ *
+ * The name rules are those of ipc_service_init().  The connect itself
+ * may wait while the service's listen backlog is full.
+ *
+ * @param[in] ctx               The context.
+ * @param[out] servicefd        Receives the connected socket's fd.
+ * @param[in] service_name      The service name.
+ * @param[in] service_name_len  Its length in bytes.
+ * @return 0 on success.
+ * @retval -EINVAL       NULL argument or invalid service name.
+ * @retval -ENAMETOOLONG The socket path does not fit in sun_path.
+ * @retval -ENOENT       No such service (or no run directory).
+ * @retval -ECONNREFUSED The socket exists but no service listens on it.
+ * @retval -ELOOP, -ENOTDIR, -EPERM  Unsafe run directory, as above.
+ * @retval -ENOMEM       Out of memory.
+ * @retval <0            Any other negative errno from socket(2) or
+ *                       connect(2), e.g. -EACCES or -EINTR.
+ */
+int ipc_connect_service(void *ctx, int *servicefd, const char *service_name,
+			uint16_t service_name_len);
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Write one whole message before returning.
+ *
+ * Messages already queued for @p servicefd by ipc_schedule() are written
+ * first, so order is kept (each produces its MESSAGE_TX event later).
+ * Waits while the socket is full; partial writes and EINTR are handled.
+ * No MESSAGE_TX event is produced for this message.  The payload is not
+ * copied.
+ *
+ * @param[in] ctx        The context.
+ * @param[in] servicefd  A connection (client or connected service).
+ * @param[in] mcontent   The payload (may be NULL when @p mlen is 0).
+ * @param[in] mlen       The payload length.
+ * @return 0 on success.
+ * @retval -EINVAL   NULL @p ctx or payload, or @p servicefd is a listening
+ *                   service, an external or a switched fd.
+ * @retval -EBADF    @p servicefd is not held by the context.
+ * @retval -EMSGSIZE @p mlen exceeds the context's maximum message size.
+ * @retval -EPIPE    The peer went away; the connection's DISCONNECTION
+ *                   event follows from ipc_wait_event().
+ */
+int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
+
+/**
+ * @brief Queue one message; never blocks.
+ *
+ * The payload is copied once into the connection's outgoing queue and
+ * written by ipc_wait_event(), packed with the other queued messages.
+ * A MESSAGE_TX event follows once it has been written whole.  Messages
+ * to one connection leave in the order they were queued.
+ *
+ * @param[in] ctx        The context.
+ * @param[in] servicefd  A connection (client or connected service).
+ * @param[in] mcontent   The payload (may be NULL when @p mlen is 0).
+ * @param[in] mlen       The payload length.
+ * @return 0 on success.
+ * @retval -EINVAL   As for ipc_write().
+ * @retval -EBADF    @p servicefd is not held by the context.
+ * @retval -EMSGSIZE @p mlen exceeds the context's maximum message size.
+ * @retval -EPIPE    The connection is already closing.
+ * @retval -ENOMEM   Out of memory; nothing was queued.
+ */
+int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
+		 size_t mlen);
+
+/**
+ * @brief Read one whole message from a connection, waiting for it.
+ *
+ * Bytes the library already buffered for the connection come first.
+ * When @p buffer is too small the call returns -EMSGSIZE, sets
+ * @p *buflen to the size needed and keeps the message for the next read
+ * or ipc_wait_event().
+ *
+ * @param[in] ctx         The context.
+ * @param[in] fd          A connection (client or connected service).
+ * @param[out] buffer     Receives the payload (may be NULL when
+ *                        @p *buflen is 0).
+ * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
+ * @return 0 on success.
+ * @retval -EINVAL     NULL @p ctx or @p buflen, or @p fd is not a
+ *                     connection (service, external or switched fd).
+ * @retval -EBADF      @p fd is not held by the context.
+ * @retval -EMSGSIZE   @p buffer is too small; @p *buflen is the size
+ *                     needed and the message is kept.
+ * @retval -ECONNRESET The peer went away (or sent an invalid length)
+ *                     before a whole message arrived; the connection's
+ *                     DISCONNECTION event follows from ipc_wait_event().
+ */
+int ipc_read_fd(void *ctx, int fd, char *buffer, size_t *buflen);
+
+/**
+ * @brief Same as ipc_read_fd(), the connection being named by its index.
+ *
+ * @retval -EBADF  No connection has this index.
+ * @return As ipc_read_fd() otherwise.
+ */
+int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
+
+/* ------------------------------------------------------------------ */
+/* The event loop                                                       */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Wait for the next event and return it.
+ *
+ * Returns exactly one event per call; events already known (more
+ * messages from one read, sent messages, a due timer tick) are returned
+ * without a system call.  On return:
+ *
+ * - CONNECTION: @p originfd is the service's fd, @p newfd the new client's
+ *   fd and @p index the new client's index.
+ * - MESSAGE_RX: @p originfd and @p index name the connection, the payload
+ *   is copied into @p buffer and @p *buflen set to its length.
+ * - MESSAGE_TX: a message queued with ipc_schedule() to @p originfd has
+ *   been written whole (one event per message, in order).
+ * - DISCONNECTION: the peer went away, or sent a length above the maximum
+ *   message size, or the other side of its switch closed.  The library
+ *   has closed the fd and dropped what was still queued for it; messages
+ *   received whole before it are all delivered first.
+ * - TIMER: the period set with ipc_context_timer() elapsed; @p originfd
+ *   is -1.
+ * - EXTERNAL: the external fd @p originfd is readable; the library read
+ *   nothing from it.  When it hangs up with nothing left to read, the
+ *   library closes it and returns DISCONNECTION instead.
+ * - SWITCH_RX: a message was read from the switched fd @p originfd and
+ *   forwarded to the other side.  @p *buflen is its length; its first
+ *   bytes (as many as fit, up to the buffer size given) are copied into
+ *   @p buffer.  The message is forwarded whatever the buffer size.
+ * - SWITCH_TX: a forwarded message was written whole to @p originfd.
+ *
+ * For events without a connection @p originfd is -1 and @p index is
+ * (size_t)-1; @p newfd is -1 except for CONNECTION; @p *buflen is 0
+ * except for MESSAGE_RX and SWITCH_RX.
+ *
+ * @param[in] ctx         The context.
+ * @param[out] t          Receives the event type (enum event_types).
+ * @param[out] index      Receives the index of the connection concerned.
+ * @param[out] originfd   Receives the fd the event occurred on.
+ * @param[out] newfd      Receives the new client's fd (CONNECTION).
+ * @param[out] buffer     Receives a copy of a received payload (may be
+ *                        NULL when @p *buflen is 0).
+ * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
+ * @return 0 with @p *t set on an event; a negative errno with @p *t set to
+ *         ERROR when no event could be returned.  The context stays usable
+ *         after every error listed here.
+ * @retval -EINVAL   A NULL argument other than @p buffer.
+ * @retval -EMSGSIZE @p buffer is too small for the next message: @p *t is
+ *                   MESSAGE_RX, @p *index and @p *originfd name the
+ *                   connection, @p *buflen is the size needed, and the
+ *                   message is kept for the next call, which returns it
+ *                   first.
+ * @retval -EINTR    A signal interrupted the wait; no event is lost.
+ * @retval -ENOENT   The context holds no fd and no timer: nothing can
+ *                   ever happen.
+ * @retval -ENOMEM   Out of memory while accepting or reading; the
+ *                   connection concerned is kept and retried.
+ */
+int ipc_wait_event(void *ctx, char *t, size_t *index, int *originfd,
+		   int *newfd, char *buffer, size_t *buflen);
+
+/* ------------------------------------------------------------------ */
+/* Closing                                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Close one connection, service or external fd.
+ *
+ * Queued messages are given one non-blocking write attempt, then the
+ * rest is dropped.  A service removes its socket and lock files.  The
+ * other side of a switch keeps running as an ordinary fd.  No
+ * DISCONNECTION event is produced for a connection closed this way.
+ *
+ * @param[in] ctx  The context.
+ * @param[in] fd   The fd to close.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL.
+ * @retval -EBADF  @p fd is not held by the context.
+ */
+int ipc_close_fd(void *ctx, int fd);
+
+/**
+ * @brief Same as ipc_close_fd(), the connection being named by its index.
+ *
+ * @retval -EINVAL @p ctx is NULL.
+ * @retval -EBADF  No connection has this index.
+ */
+int ipc_close(void *ctx, size_t index);
+
+/**
+ * @brief Close every fd the context holds (see ipc_close_fd()).
+ *
+ * The context stays usable.
+ *
+ * @param[in] ctx  The context.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL.
+ */
+int ipc_close_all(void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* External fds and switches                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Watch a (possibly non-IPC) fd.
+ *
+ * ipc_wait_event() returns EXTERNAL when @p newfd is readable and reads
+ * nothing from it.  The context owns the fd from now on: it is closed by
+ * ipc_close_fd(), ipc_close_all(), ipc_context_deinit() and when it hangs
+ * up (DISCONNECTION).  Its file status flags are left unchanged.
+ *
+ * @param[in] ctx    The context.
+ * @param[in] newfd  An open fd.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL.
+ * @retval -EBADF  @p newfd is not an open fd.
+ * @retval -EEXIST The context already holds @p newfd.
+ * @retval -ENOMEM Out of memory.
+ * @retval -EPERM  The event backend cannot watch this kind of fd (a
+ *                 regular file, with epoll).
+ */
+int ipc_add_external(void *ctx, int newfd);
+
+/**
+ * @brief Relay messages between two fds the context holds.
+ *
+ * From now on every message read from one side is forwarded to the other:
+ * SWITCH_RX when it was read, SWITCH_TX when it was written.  Without
+ * callbacks both sides speak the libipc wire format.  Both fds are made
+ * non-blocking.  When either side goes away or a callback fails, both are
+ * closed, each with its DISCONNECTION event; messages already forwarded
+ * to the surviving side are written to it first.
+ *
+ * @param[in] ctx  The context.
+ * @param[in] fd1  A connection or external fd of the context.
+ * @param[in] fd2  Another one.
+ * @return 0 on success.
+ * @retval -EINVAL   @p ctx is NULL, @p fd1 equals @p fd2, or one of them is
+ *                   a listening service.
+ * @retval -EBADF    One of them is not held by the context.
+ * @retval -EALREADY One of them is already switched.
+ */
+int ipc_add_switch(void *ctx, int fd1, int fd2);
+
+/**
+ * @brief Set the input and output callbacks of a switched fd.
+ *
+ * @p in replaces the library's read of one message from @p fd: it is
+ * called when @p fd is readable as in(fd, payload, &mlen), with @p mlen
+ * the payload buffer's size (the context's maximum message size); it reads
+ * from @p fd itself, stores at most @p mlen bytes of one message's payload,
+ * sets @p mlen to that length and returns CB_NO_ERROR to forward it,
+ * CB_IGNORE when there is nothing to forward yet, CB_FD_CLOSING or
+ * CB_ERROR to close both sides.
+ *
+ * @p out replaces the library's write of one message to @p fd: it is called
+ * as out(fd, payload, mlen) for each message forwarded to @p fd and returns
+ * CB_NO_ERROR once it is delivered (a SWITCH_TX event follows), CB_IGNORE
+ * to drop it silently, CB_FD_CLOSING or CB_ERROR to close both sides.
+ *
+ * NULL keeps (or restores) the library's default for that direction.  The
+ * callbacks may be set before or after ipc_add_switch().
+ *
+ * @param[in] ctx  The context.
+ * @param[in] fd   A connection or external fd of the context.
+ * @param[in] in   Input callback, or NULL.
+ * @param[in] out  Output callback, or NULL.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL or @p fd is a listening service.
+ * @retval -EBADF  @p fd is not held by the context.
+ */
+int ipc_set_switch_callbacks(void *ctx, int fd,
+			     char (*in)(int orig, char *payload, size_t *mlen),
+			     char (*out)(int dest, const char *payload,
+					 size_t mlen));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBIPC */
