@@ -1,0 +1,524 @@
+/*
+ * libipc test helpers.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+
+#include "ipc-test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+/* ------------------------------------------------------------------ */
+/* Program and fixture                                                  */
+/* ------------------------------------------------------------------ */
+
+void ipc_test_init(int *argc, char ***argv)
+{
+	g_test_init(argc, argv, NULL);
+	alarm(IPC_TEST_TIMEOUT);
+}
+
+int ipc_test_count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int count = 0;
+
+	g_assert_nonnull(dir);
+	while ((entry = readdir(dir)) != NULL) {
+		if (entry->d_name[0] != '.')
+			count++;
+	}
+	closedir(dir);
+	/* The directory stream's own fd was listed too. */
+	return count - 1;
+}
+
+void ipc_test_assert_fd_closed(int fd)
+{
+	errno = 0;
+	g_assert_cmpint(fcntl(fd, F_GETFD), ==, -1);
+	g_assert_cmpint(errno, ==, EBADF);
+}
+
+void ipc_test_setup(struct ipc_test_fixture *f, gconstpointer data)
+{
+	GError *error = NULL;
+
+	(void)data;
+	alarm(IPC_TEST_TIMEOUT);
+	f->rundir = g_dir_make_tmp("libipc-test-XXXXXX", &error);
+	g_assert_no_error(error);
+	g_assert_true(g_setenv("IPC_RUNDIR", f->rundir, TRUE));
+	f->leftovers = g_ptr_array_new_with_free_func(g_free);
+	f->fds_before = ipc_test_count_fds();
+	f->ctx = NULL;
+	g_assert_cmpint(ipc_context_init(&f->ctx), ==, 0);
+	g_assert_nonnull(f->ctx);
+}
+
+void ipc_test_expect_leftover(struct ipc_test_fixture *f, const char *name)
+{
+	g_ptr_array_add(f->leftovers, g_strdup(name));
+}
+
+char *ipc_test_path(const struct ipc_test_fixture *f, const char *name)
+{
+	return g_build_filename(f->rundir, name, NULL);
+}
+
+static gboolean is_leftover(const struct ipc_test_fixture *f, const char *name)
+{
+	for (guint i = 0; i < f->leftovers->len; i++) {
+		if (strcmp(g_ptr_array_index(f->leftovers, i), name) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Fails on any entry of the run directory the test did not declare. */
+static void assert_rundir_clean(const struct ipc_test_fixture *f)
+{
+	GError *error = NULL;
+	GDir *dir = g_dir_open(f->rundir, 0, &error);
+	const char *name;
+
+	g_assert_no_error(error);
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		if (!is_leftover(f, name))
+			g_test_message("unexpected file left in run dir: %s",
+				       name);
+		g_assert_true(is_leftover(f, name));
+	}
+	g_dir_close(dir);
+}
+
+/* rm -rf without following symbolic links; restores write permission. */
+static void remove_tree(const char *path)
+{
+	struct stat st;
+
+	g_assert_no_errno(lstat(path, &st));
+	if (S_ISDIR(st.st_mode)) {
+		GDir *dir;
+		const char *name;
+
+		g_assert_no_errno(chmod(path, 0700));
+		dir = g_dir_open(path, 0, NULL);
+		g_assert_nonnull(dir);
+		while ((name = g_dir_read_name(dir)) != NULL) {
+			char *child = g_build_filename(path, name, NULL);
+
+			remove_tree(child);
+			g_free(child);
+		}
+		g_dir_close(dir);
+		g_assert_no_errno(rmdir(path));
+	} else {
+		g_assert_no_errno(unlink(path));
+	}
+}
+
+void ipc_test_teardown(struct ipc_test_fixture *f, gconstpointer data)
+{
+	(void)data;
+	ipc_context_deinit(&f->ctx);
+	g_assert_null(f->ctx);
+	g_assert_cmpint(ipc_test_count_fds(), ==, f->fds_before);
+	assert_rundir_clean(f);
+	remove_tree(f->rundir);
+	g_unsetenv("IPC_RUNDIR");
+	g_clear_pointer(&f->rundir, g_free);
+	g_clear_pointer(&f->leftovers, g_ptr_array_unref);
+}
+
+/* ------------------------------------------------------------------ */
+/* Child processes                                                      */
+/* ------------------------------------------------------------------ */
+
+static void close_cloexec_fds(void)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 3; fd < max; fd++) {
+		int flags = fcntl(fd, F_GETFD);
+
+		if (flags >= 0 && (flags & FD_CLOEXEC))
+			close(fd);
+	}
+}
+
+pid_t ipc_test_fork(void (*child)(void *arg), void *arg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		close_cloexec_fds();
+		alarm(IPC_TEST_TIMEOUT);
+		child(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status = 0;
+	pid_t ret;
+
+	do {
+		ret = waitpid(pid, &status, 0);
+	} while (ret < 0 && errno == EINTR);
+	g_assert_cmpint(ret, ==, pid);
+	return status;
+}
+
+void ipc_test_reap(pid_t pid)
+{
+	int status = wait_child(pid);
+
+	if (WIFSIGNALED(status))
+		g_test_message("child %d killed by signal %d", (int)pid,
+			       WTERMSIG(status));
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
+void ipc_test_reap_signaled(pid_t pid, int sig)
+{
+	int status = wait_child(pid);
+
+	g_assert_true(WIFSIGNALED(status));
+	g_assert_cmpint(WTERMSIG(status), ==, sig);
+}
+
+void ipc_test_pipe(int fds[2])
+{
+	g_assert_no_errno(pipe(fds));
+}
+
+void ipc_test_notify(int fd)
+{
+	ipc_test_write_all(fd, "!", 1);
+}
+
+void ipc_test_wait_notify(int fd)
+{
+	char byte = 0;
+
+	ipc_test_read_all(fd, &byte, 1);
+	g_assert_cmpint(byte, ==, '!');
+}
+
+/* ------------------------------------------------------------------ */
+/* Services and events                                                  */
+/* ------------------------------------------------------------------ */
+
+int ipc_test_service_init(void *ctx, const char *name)
+{
+	int fd = -1;
+
+	g_assert_cmpint(ipc_service_init(ctx, &fd, name, strlen(name)), ==, 0);
+	g_assert_cmpint(fd, >=, 0);
+	return fd;
+}
+
+int ipc_test_connect(void *ctx, const char *name)
+{
+	int fd = -1;
+
+	g_assert_cmpint(ipc_connect_service(ctx, &fd, name, strlen(name)), ==,
+			0);
+	g_assert_cmpint(fd, >=, 0);
+	return fd;
+}
+
+void ipc_test_event_clear(struct ipc_test_event *ev)
+{
+	struct ipc_test_event init = IPC_TEST_EVENT_INIT;
+
+	g_free(ev->data);
+	*ev = init;
+}
+
+const char *ipc_test_event_name(char type)
+{
+	static const char *const names[] = {
+		[ERROR] = "ERROR",
+		[CONNECTION] = "CONNECTION",
+		[DISCONNECTION] = "DISCONNECTION",
+		[MESSAGE_RX] = "MESSAGE_RX",
+		[MESSAGE_TX] = "MESSAGE_TX",
+		[TIMER] = "TIMER",
+		[EXTERNAL] = "EXTERNAL",
+		[SWITCH_RX] = "SWITCH_RX",
+		[SWITCH_TX] = "SWITCH_TX",
+	};
+
+	if (type < 0 || (size_t)type >= G_N_ELEMENTS(names))
+		return "?";
+	return names[(int)type];
+}
+
+int ipc_test_wait_raw(void *ctx, struct ipc_test_event *ev, size_t bufsize)
+{
+	if (ev->capacity < bufsize) {
+		ev->data = g_realloc(ev->data, bufsize);
+		ev->capacity = bufsize;
+	}
+	/* Poison the outputs so an unset one is noticed. */
+	ev->type = (char)0x7f;
+	ev->index = (size_t)-2;
+	ev->fd = -2;
+	ev->newfd = -2;
+	ev->len = bufsize;
+	ev->ret = ipc_wait_event(ctx, &ev->type, &ev->index, &ev->fd,
+				 &ev->newfd, bufsize ? ev->data : NULL,
+				 &ev->len);
+	return ev->ret;
+}
+
+void ipc_test_next_event(void *ctx, struct ipc_test_event *ev)
+{
+	int ret = ipc_test_wait_raw(ctx, ev, IPC_MAX_MESSAGE_SIZE_DEFAULT);
+
+	if (ret != 0)
+		g_test_message("ipc_wait_event: %s (type %s)",
+			       g_strerror(-ret), ipc_test_event_name(ev->type));
+	g_assert_cmpint(ret, ==, 0);
+}
+
+void ipc_test_wait_for_ignoring(void *ctx, char type, unsigned int ignore,
+				struct ipc_test_event *ev)
+{
+	for (;;) {
+		ipc_test_next_event(ctx, ev);
+		if (ev->type == type)
+			return;
+		if (ev->type >= 0 && ev->type < 32 &&
+		    (ignore & IPC_TEST_BIT(ev->type)))
+			continue;
+		g_test_message("waiting for %s, got %s (fd %d, index %zd)",
+			       ipc_test_event_name(type),
+			       ipc_test_event_name(ev->type), ev->fd,
+			       (ssize_t)ev->index);
+		g_assert_cmpint(ev->type, ==, type);
+	}
+}
+
+void ipc_test_wait_for(void *ctx, char type, struct ipc_test_event *ev)
+{
+	ipc_test_wait_for_ignoring(ctx, type, 0, ev);
+}
+
+int ipc_test_accept(void *ctx, int servicefd, size_t *index)
+{
+	struct ipc_test_event ev = IPC_TEST_EVENT_INIT;
+	int fd;
+
+	ipc_test_wait_for(ctx, CONNECTION, &ev);
+	g_assert_cmpint(ev.fd, ==, servicefd);
+	g_assert_cmpint(ev.newfd, >=, 0);
+	g_assert_cmpint(ev.newfd, !=, servicefd);
+	g_assert_cmpuint(ev.index, !=, (size_t)-1);
+	g_assert_cmpuint(ev.len, ==, 0);
+	fd = ev.newfd;
+	if (index)
+		*index = ev.index;
+	ipc_test_event_clear(&ev);
+	return fd;
+}
+
+void ipc_test_assert_message(const struct ipc_test_event *ev, size_t index,
+			     int fd, const void *data, size_t len)
+{
+	g_assert_cmpstr(ipc_test_event_name(ev->type), ==,
+			ipc_test_event_name(MESSAGE_RX));
+	g_assert_cmpuint(ev->index, ==, index);
+	g_assert_cmpint(ev->fd, ==, fd);
+	g_assert_cmpint(ev->newfd, ==, -1);
+	g_assert_cmpmem(ev->data, ev->len, data, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Raw peers                                                            */
+/* ------------------------------------------------------------------ */
+
+int ipc_test_raw_try_connect(const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	const char *rundir = g_getenv("IPC_RUNDIR");
+	int fd, ret;
+
+	g_assert_nonnull(rundir);
+	g_assert_cmpint(g_snprintf(addr.sun_path, sizeof(addr.sun_path),
+				   "%s/%s", rundir, name), <,
+			(int)sizeof(addr.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(fd);
+	do {
+		ret = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int ipc_test_raw_connect(const char *name)
+{
+	int fd = ipc_test_raw_try_connect(name);
+
+	if (fd < 0)
+		g_test_message("connect to %s: %s", name, g_strerror(-fd));
+	g_assert_cmpint(fd, >=, 0);
+	return fd;
+}
+
+void ipc_test_append_frame(GByteArray *out, const void *payload,
+			   uint32_t len)
+{
+	guint32 header = GUINT32_TO_BE(len);
+
+	g_byte_array_append(out, (const guint8 *)&header, sizeof(header));
+	if (len)
+		g_byte_array_append(out, payload, len);
+}
+
+/* Waits until @fd is ready for @events (for fds the library made
+ * non-blocking). */
+static void wait_ready(int fd, short events)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, -1);
+	} while (ret < 0 && errno == EINTR);
+	g_assert_cmpint(ret, ==, 1);
+}
+
+void ipc_test_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			wait_ready(fd, POLLOUT);
+			continue;
+		}
+		g_assert_no_errno(n);
+		p += n;
+		len -= n;
+	}
+}
+
+void ipc_test_write_frame(int fd, const void *payload, uint32_t len)
+{
+	GByteArray *frame = g_byte_array_sized_new(len + 4);
+
+	ipc_test_append_frame(frame, payload, len);
+	ipc_test_write_all(fd, frame->data, frame->len);
+	g_byte_array_unref(frame);
+}
+
+void ipc_test_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			wait_ready(fd, POLLIN);
+			continue;
+		}
+		g_assert_no_errno(n);
+		if (n == 0)
+			g_test_message("unexpected EOF on fd %d, %zu bytes "
+				       "missing", fd, len);
+		g_assert_cmpint(n, >, 0);
+		p += n;
+		len -= n;
+	}
+}
+
+gsize ipc_test_read_frame(int fd, GByteArray *out)
+{
+	guint32 header;
+	gsize len;
+
+	ipc_test_read_all(fd, &header, sizeof(header));
+	len = GUINT32_FROM_BE(header);
+	g_byte_array_set_size(out, len);
+	ipc_test_read_all(fd, out->data, len);
+	return len;
+}
+
+void ipc_test_assert_eof(int fd)
+{
+	char byte;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, &byte, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			wait_ready(fd, POLLIN);
+			continue;
+		}
+		break;
+	}
+	/* A reset connection counts as closed too. */
+	if (n < 0 && errno == ECONNRESET)
+		n = 0;
+	g_assert_no_errno(n);
+	g_assert_cmpint(n, ==, 0);
+}
+
+void ipc_test_fill(void *buf, size_t len, guint32 seed)
+{
+	guint8 *p = buf;
+	guint32 x = seed * 2654435761u + 1;
+
+	if (x == 0)
+		x = 1;
+
+	for (size_t i = 0; i < len; i++) {
+		/* xorshift32: cheap, and no two seeds give shifted copies. */
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (guint8)x;
+	}
+}
