@@ -8,8 +8,13 @@
 #ifndef IPC_TEST_H
 #define IPC_TEST_H
 
+/* The build may pass the same pins with -D. */
+#ifndef GLIB_VERSION_MIN_REQUIRED
 #define GLIB_VERSION_MIN_REQUIRED GLIB_VERSION_2_74
+#endif
+#ifndef GLIB_VERSION_MAX_ALLOWED
 #define GLIB_VERSION_MAX_ALLOWED GLIB_VERSION_2_74
+#endif
 
 #include <glib.h>
 #include <stdint.h>
