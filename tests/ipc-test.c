@@ -28,6 +28,9 @@
 void ipc_test_init(int *argc, char ***argv)
 {
 	g_test_init(argc, argv, NULL);
+	/* Whoever started us may have ignored SIGPIPE (Python does): restore
+	 * the default so that a SIGPIPE raised by the library kills us. */
+	signal(SIGPIPE, SIG_DFL);
 	alarm(IPC_TEST_TIMEOUT);
 }
 
@@ -363,16 +366,37 @@ void ipc_test_assert_message(const struct ipc_test_event *ev, size_t index,
 /* Raw peers                                                            */
 /* ------------------------------------------------------------------ */
 
-int ipc_test_raw_try_connect(const char *name)
+static void rundir_address(struct sockaddr_un *addr, const char *name)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *rundir = g_getenv("IPC_RUNDIR");
-	int fd, ret;
 
 	g_assert_nonnull(rundir);
-	g_assert_cmpint(g_snprintf(addr.sun_path, sizeof(addr.sun_path),
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	g_assert_cmpint(g_snprintf(addr->sun_path, sizeof(addr->sun_path),
 				   "%s/%s", rundir, name), <,
-			(int)sizeof(addr.sun_path));
+			(int)sizeof(addr->sun_path));
+}
+
+int ipc_test_raw_listen(const char *name)
+{
+	struct sockaddr_un addr;
+	int fd;
+
+	rundir_address(&addr, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(fd);
+	g_assert_no_errno(bind(fd, (struct sockaddr *)&addr, sizeof(addr)));
+	g_assert_no_errno(listen(fd, 16));
+	return fd;
+}
+
+int ipc_test_raw_try_connect(const char *name)
+{
+	struct sockaddr_un addr;
+	int fd, ret;
+
+	rundir_address(&addr, name);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_assert_no_errno(fd);
 	do {

@@ -31,9 +31,10 @@
 
 /**
  * g_test_init() plus alarm(IPC_TEST_TIMEOUT), so a hung test fails instead
- * of hanging CI.  SIGPIPE keeps its default action on purpose: the library
- * must never raise it, and a raised SIGPIPE kills the test program, which
- * the harness reports as a failure.
+ * of hanging CI.  SIGPIPE is reset to its default action on purpose (it
+ * may have been inherited as ignored): the library must never raise it,
+ * and a raised SIGPIPE kills the test program, which the harness reports
+ * as a failure.
  */
 void ipc_test_init(int *argc, char ***argv);
 
@@ -226,6 +227,13 @@ int ipc_test_raw_connect(const char *name);
  * that nothing listens on a path).
  */
 int ipc_test_raw_try_connect(const char *name);
+
+/**
+ * A plain blocking listening socket bound to $IPC_RUNDIR/@name (close-on-exec),
+ * standing in for a service to test the client side.  The caller closes it
+ * and unlinks the socket file (or declares it a leftover).
+ */
+int ipc_test_raw_listen(const char *name);
 
 /** Append one frame (4-byte big-endian length + payload) to @out. */
 void ipc_test_append_frame(GByteArray *out, const void *payload,
