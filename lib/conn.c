@@ -1,0 +1,222 @@
+/*
+ * The connection table: slots, the fd map and the two work lists.
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * Slots live in one array that grows by doubling; a closed slot goes on a
+ * free list and is reused, so indexes stay small and never move.  The
+ * ready ring and the dirty list hold each slot at most once (guarded by
+ * IPC_F_QUEUED and IPC_F_DIRTY), so they need no more entries than there
+ * are slots.  A slot freed while queued keeps its flag: the stale entry is
+ * skipped when popped, or serves the slot's next user.
+ */
+
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int grow_fdmap(struct ipc_ctx *ctx, int fd)
+{
+	int len = ctx->fdmap_len ? ctx->fdmap_len : 64;
+	int *map;
+
+	while (len <= fd)
+		len *= 2;
+	map = realloc(ctx->fdmap, (size_t)len * sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	memset(map + ctx->fdmap_len, 0xff,
+	       (size_t)(len - ctx->fdmap_len) * sizeof(*map));
+	ctx->fdmap = map;
+	ctx->fdmap_len = len;
+	return 0;
+}
+
+/* The ready ring is laid out again from index 0 when it grows. */
+static int grow_slots(struct ipc_ctx *ctx)
+{
+	uint32_t cap = ctx->cap ? ctx->cap * 2 : 16;
+	struct ipc_conn *conns;
+	uint32_t *ready, *dirty, i;
+
+	conns = realloc(ctx->conns, cap * sizeof(*conns));
+	if (!conns)
+		return -ENOMEM;
+	ctx->conns = conns;
+	ready = malloc(cap * sizeof(*ready));
+	dirty = realloc(ctx->dirty, cap * sizeof(*dirty));
+	if (!ready || !dirty) {
+		free(ready);
+		if (dirty)
+			ctx->dirty = dirty;
+		return -ENOMEM;
+	}
+	for (i = 0; i < ctx->ready_count; i++)
+		ready[i] = ctx->ready[(ctx->ready_head + i) % ctx->cap];
+	free(ctx->ready);
+	ctx->ready = ready;
+	ctx->ready_head = 0;
+	ctx->dirty = dirty;
+	ctx->cap = cap;
+	return 0;
+}
+
+static uint32_t take_slot(struct ipc_ctx *ctx)
+{
+	uint32_t slot = ctx->free_head;
+
+	if (slot != IPC_NONE) {
+		ctx->free_head = ctx->conns[slot].peer;
+		return slot;
+	}
+	ctx->conns[ctx->nslots].flags = 0;
+	return ctx->nslots++;
+}
+
+static unsigned int watch_events(const struct ipc_conn *c)
+{
+	unsigned int events = IPC_EV_IN;
+
+	if (c->flags & (IPC_F_PAUSED | IPC_F_CLOSING))
+		events = 0;
+	if (c->flags & IPC_F_POLLOUT)
+		events |= IPC_EV_OUT;
+	return events;
+}
+
+/* Tells the backend what c waits for now (after a flag change). */
+int ipc__conn_watch(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	return ipc__backend_mod(ctx, c->fd, ipc__slot_of(ctx, c),
+				watch_events(c));
+}
+
+static bool fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
+		  uint32_t *slot)
+{
+	struct ipc_conn *c;
+	uint32_t s;
+	int ret;
+
+	if (fd < 0)
+		return -EBADF;
+	if (fd >= ctx->fdmap_len && (ret = grow_fdmap(ctx, fd)) < 0)
+		return ret;
+	if (ctx->fdmap[fd] >= 0)
+		return -EEXIST;
+	if (ctx->free_head == IPC_NONE && ctx->nslots == ctx->cap &&
+	    (ret = grow_slots(ctx)) < 0)
+		return ret;
+	s = take_slot(ctx);
+	c = &ctx->conns[s];
+	*c = (struct ipc_conn){
+		.fd = fd,
+		.kind = (uint8_t)kind,
+		.flags = c->flags & (IPC_F_QUEUED | IPC_F_DIRTY),
+		.peer = IPC_NONE,
+	};
+	if (kind != IPC_KIND_EXTERNAL || fd_is_socket(fd))
+		c->flags |= IPC_F_SOCKET;
+	ret = ipc__backend_add(ctx, fd, s, watch_events(c));
+	if (ret < 0) {
+		c->kind = IPC_KIND_FREE;
+		c->peer = ctx->free_head;
+		ctx->free_head = s;
+		return ret;
+	}
+	ctx->fdmap[fd] = (int)s;
+	ctx->nconns++;
+	*slot = s;
+	return 0;
+}
+
+/* Forgets the slot and closes its fd; the caller reports what it must. */
+void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
+{
+	struct ipc_conn *c = &ctx->conns[slot];
+
+	if (c->flags & IPC_F_SWITCHED)
+		ipc__switch_unlink(ctx, c, false);
+	if (c->flags & IPC_F_PAUSED)
+		ctx->paused--;
+	if (ctx->held == slot)
+		ctx->held = IPC_NONE;
+	ipc__backend_del(ctx, c->fd, slot);
+	if (c->service) {
+		ipc__service_remove(c->service);
+		c->service = NULL;
+	}
+	close(c->fd);
+	ctx->fdmap[c->fd] = -1;
+	ipc__buf_drop(ctx, &c->in);
+	ipc__buf_drop(ctx, &c->out);
+	c->kind = IPC_KIND_FREE;
+	c->flags &= IPC_F_QUEUED | IPC_F_DIRTY;
+	c->fd = -1;
+	c->peer = ctx->free_head;
+	ctx->free_head = slot;
+	ctx->nconns--;
+	/* A listener paused for want of fds may accept again. */
+	if (ctx->paused)
+		ctx->paused_until = 0;
+}
+
+struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd)
+{
+	if (fd < 0 || fd >= ctx->fdmap_len || ctx->fdmap[fd] < 0)
+		return NULL;
+	return &ctx->conns[ctx->fdmap[fd]];
+}
+
+struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx, size_t slot)
+{
+	if (slot >= ctx->nslots || ctx->conns[slot].kind == IPC_KIND_FREE)
+		return NULL;
+	return &ctx->conns[slot];
+}
+
+void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
+{
+	struct ipc_conn *c = &ctx->conns[slot];
+
+	if (c->flags & IPC_F_QUEUED)
+		return;
+	c->flags |= IPC_F_QUEUED;
+	ctx->ready[(ctx->ready_head + ctx->ready_count++) % ctx->cap] = slot;
+}
+
+/* Returns the next slot in use that was queued, or IPC_NONE. */
+uint32_t ipc__ready_pop(struct ipc_ctx *ctx)
+{
+	while (ctx->ready_count) {
+		uint32_t slot = ctx->ready[ctx->ready_head];
+
+		ctx->ready_head = (ctx->ready_head + 1) % ctx->cap;
+		ctx->ready_count--;
+		ctx->conns[slot].flags &= ~IPC_F_QUEUED;
+		if (ctx->conns[slot].kind != IPC_KIND_FREE)
+			return slot;
+	}
+	return IPC_NONE;
+}
+
+void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot)
+{
+	struct ipc_conn *c = &ctx->conns[slot];
+
+	if (c->flags & IPC_F_DIRTY)
+		return;
+	c->flags |= IPC_F_DIRTY;
+	ctx->dirty[ctx->dirty_count++] = slot;
+}

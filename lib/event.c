@@ -1,0 +1,244 @@
+/*
+ * ipc_wait_event(): one event per call.
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * Each call first returns what is already known: a message kept after
+ * -EMSGSIZE, a due timer tick, then the next event of the ready ring (each
+ * connection gives one event, then goes to the back of the ring, so a
+ * chatty peer cannot starve the others).  Only when the ring is empty are
+ * the queued frames written and the backend asked to wait.
+ */
+
+#include "internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+static int report(struct ipc_ctx *ctx, struct ipc_conn *c,
+		  struct ipc_event *ev, char type)
+{
+	ev->type = type;
+	ev->slot = ipc__slot_of(ctx, c);
+	ev->fd = c->fd;
+	return 1;
+}
+
+int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
+		    struct ipc_event *ev)
+{
+	report(ctx, c, ev, DISCONNECTION);
+	ev->len = 0;
+	ipc__switch_unlink(ctx, c, true);
+	ipc__conn_free(ctx, ev->slot);
+	return 1;
+}
+
+static int report_rx(struct ipc_ctx *ctx, struct ipc_conn *c,
+		     struct ipc_event *ev, const char *payload, size_t len)
+{
+	int ret;
+
+	report(ctx, c, ev, MESSAGE_RX);
+	ret = ipc__frame_deliver(ctx, c, payload, len, ev);
+	if (ret < 0)
+		ctx->held = ev->slot;
+	return ret < 0 ? ret : 1;
+}
+
+static int report_tx(struct ipc_ctx *ctx, struct ipc_conn *c,
+		     struct ipc_event *ev)
+{
+	c->tx_pending--;
+	if (c->flags & (IPC_F_SWITCHED | IPC_F_CLOSING))
+		return report(ctx, c, ev, SWITCH_TX);
+	return report(ctx, c, ev, MESSAGE_TX);
+}
+
+/* Frames already buffered: the user's next message, or a bad length. */
+static int step_frames(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       struct ipc_event *ev)
+{
+	const char *payload;
+	size_t len;
+	int ret;
+
+	if (c->flags & IPC_F_SWITCHED)
+		return ipc__switch_step(ctx, c, ev);
+	ret = ipc__frame_peek(ctx, c, &payload, &len);
+	if (ret < 0)
+		return ipc__disconnect(ctx, c, ev);
+	if (ret > 0)
+		return report_rx(ctx, c, ev, payload, len);
+	return 0;
+}
+
+/* One read; 0 to look at the buffer again, -ENOMEM to retry later. */
+static int step_read(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	ssize_t n;
+
+	c->revents &= (uint8_t)~(IPC_EV_IN | IPC_EV_HUP);
+	n = ipc__fill(ctx, c);
+	if (n == -ENOMEM) {
+		c->revents |= IPC_EV_IN;
+		return -ENOMEM;
+	}
+	if (n == 0 || (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK))
+		c->flags |= IPC_F_EOF;
+	return 0;
+}
+
+static bool out_empty(const struct ipc_conn *c)
+{
+	return c->out.len == c->out.off;
+}
+
+/* A connection that carries frames (or is switched through callbacks). */
+static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       struct ipc_event *ev)
+{
+	int ret;
+
+	for (;;) {
+		if (c->tx_pending)
+			return report_tx(ctx, c, ev);
+		if (c->revents & IPC_EV_OUT) {
+			c->revents &= (uint8_t)~IPC_EV_OUT;
+			ipc__flush(ctx, c);
+			continue;
+		}
+		if (c->flags & IPC_F_CLOSING)
+			return out_empty(c) ? ipc__disconnect(ctx, c, ev) : 0;
+		ret = step_frames(ctx, c, ev);
+		if (ret)
+			return ret;
+		if ((c->revents & (IPC_EV_IN | IPC_EV_HUP)) &&
+		    !(c->flags & IPC_F_EOF)) {
+			ret = step_read(ctx, c);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		if (c->flags & IPC_F_EOF)
+			return ipc__disconnect(ctx, c, ev);
+		return 0;
+	}
+}
+
+/* An external fd: readable, or hung up with nothing left to read. */
+static int step_external(struct ipc_ctx *ctx, struct ipc_conn *c,
+			 struct ipc_event *ev)
+{
+	int avail = 0;
+
+	if (!c->revents)
+		return 0;
+	if ((c->revents & IPC_EV_HUP) &&
+	    (ioctl(c->fd, FIONREAD, &avail) < 0 || avail == 0))
+		return ipc__disconnect(ctx, c, ev);
+	c->revents = 0;
+	return report(ctx, c, ev, EXTERNAL);
+}
+
+static int step(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
+{
+	struct ipc_conn *c = &ctx->conns[slot];
+
+	if (c->kind == IPC_KIND_SERVICE)
+		return ipc__accept(ctx, slot, ev);
+	if (c->kind == IPC_KIND_EXTERNAL && !(c->flags & IPC_F_SWITCHED))
+		return step_external(ctx, c, ev);
+	return step_stream(ctx, c, ev);
+}
+
+/* The message that did not fit last time comes first. */
+static int step_held(struct ipc_ctx *ctx, struct ipc_event *ev)
+{
+	uint32_t slot = ctx->held;
+	struct ipc_conn *c = &ctx->conns[slot];
+	const char *payload;
+	size_t len;
+	int ret;
+
+	ctx->held = IPC_NONE;
+	ipc__ready_push(ctx, slot);
+	ret = ipc__frame_peek(ctx, c, &payload, &len);
+	if (ret <= 0)
+		return 0;
+	return report_rx(ctx, c, ev, payload, len);
+}
+
+static int wait_timeout(struct ipc_ctx *ctx, uint64_t now)
+{
+	int timeout = ipc__timer_timeout(ctx, now);
+	int retry = ctx->paused ? ipc__accept_retry(ctx, now) : -1;
+
+	if (retry >= 0 && (timeout < 0 || retry < timeout))
+		timeout = retry;
+	return timeout;
+}
+
+static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev)
+{
+	uint32_t slot;
+	uint64_t now;
+	int ret;
+
+	if (ctx->held != IPC_NONE && (ret = step_held(ctx, ev)) != 0)
+		return ret;
+	for (;;) {
+		now = ctx->timer_ms > 0 || ctx->paused ? ipc__now() : 0;
+		if (ctx->timer_ms > 0 && ipc__timer_fire(ctx, now)) {
+			ev->type = TIMER;
+			return 1;
+		}
+		while ((slot = ipc__ready_pop(ctx)) != IPC_NONE) {
+			ret = step(ctx, slot, ev);
+			if (ret == 0)
+				continue;
+			if (ret != -EMSGSIZE &&
+			    ctx->conns[slot].kind != IPC_KIND_FREE)
+				ipc__ready_push(ctx, slot);
+			return ret;
+		}
+		ipc__flush_dirty(ctx);
+		if (ctx->ready_count)
+			continue;
+		if (!ctx->nconns && ctx->timer_ms <= 0)
+			return -ENOENT;
+		ret = ipc__backend_wait(ctx, wait_timeout(ctx, now));
+		if (ret < 0)
+			return ret;
+	}
+}
+
+IPC_EXPORT int ipc_wait_event(void *ctx_, char *t, size_t *index,
+			      int *originfd, int *newfd, char *buffer,
+			      size_t *buflen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_event ev = {
+		.type = ERROR,
+		.slot = IPC_NONE,
+		.fd = -1,
+		.newfd = -1,
+	};
+	int ret;
+
+	if (t)
+		*t = ERROR;
+	if (!ctx || !t || !index || !originfd || !newfd || !buflen ||
+	    (!buffer && *buflen))
+		return -EINVAL;
+	ev.buf = buffer;
+	ev.cap = *buflen;
+	ret = next_event(ctx, &ev);
+	*t = ev.type;
+	*index = ev.slot == IPC_NONE ? SIZE_MAX : ev.slot;
+	*originfd = ev.fd;
+	*newfd = ev.newfd;
+	*buflen = ev.len;
+	return ret < 0 ? ret : 0;
+}

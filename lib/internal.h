@@ -1,0 +1,232 @@
+/*
+ * libipc internals shared between the files of lib/.
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * A context holds a table of connections ("slots").  A slot's number is
+ * the public index of its connection; fds map to slots through an array
+ * indexed by fd, so finding a connection is O(1).  Two work lists drive
+ * ipc_wait_event(): the ready ring (slots that may produce an event
+ * without waiting) and the dirty list (slots with queued bytes to write
+ * before the next wait).
+ */
+
+#ifndef IPC_INTERNAL_H
+#define IPC_INTERNAL_H
+
+#include <config.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libipc.h"
+
+#define IPC_EXPORT __attribute__((visibility("default")))
+#define IPC_HIDDEN __attribute__((visibility("hidden")))
+
+/* No slot: also the end of the free list. */
+#define IPC_NONE UINT32_MAX
+
+/* Size of one I/O buffer: one read or write moves up to this much. */
+#define IPC_CHUNK (64 * 1024)
+/* Spare buffers a context keeps so the hot path never calls malloc. */
+#define IPC_POOL_SIZE 8
+/* Frame header: the payload length, 32-bit big-endian. */
+#define IPC_HEADER 4
+/* How long a listener stays paused after accept ran out of fds. */
+#define IPC_ACCEPT_RETRY_NS (100 * 1000 * 1000ull)
+
+enum ipc_kind {
+	IPC_KIND_FREE = 0,
+	IPC_KIND_SERVICE,	/* a listening socket of ours */
+	IPC_KIND_CLIENT,	/* a client accepted by one of our services */
+	IPC_KIND_SERVER,	/* our connection to someone's service */
+	IPC_KIND_EXTERNAL,	/* a user fd, watched only */
+};
+
+enum ipc_conn_flag {
+	IPC_F_QUEUED = 1 << 0,	 /* in the ready ring (see conn.c) */
+	IPC_F_DIRTY = 1 << 1,	 /* in the dirty list */
+	IPC_F_SWITCHED = 1 << 2, /* relayed to conn->peer */
+	IPC_F_EOF = 1 << 3,	 /* nothing more to read: deliver, then close */
+	IPC_F_CLOSING = 1 << 4,	 /* switch peer gone: drain output, close */
+	IPC_F_POLLOUT = 1 << 5,	 /* the backend watches for writability */
+	IPC_F_SOCKET = 1 << 6,	 /* send(MSG_NOSIGNAL) works on it */
+	IPC_F_PAUSED = 1 << 7,	 /* listener paused after EMFILE */
+};
+
+/* Readiness, as the backends report it. */
+enum ipc_ready {
+	IPC_EV_IN = 1 << 0,
+	IPC_EV_OUT = 1 << 1,
+	IPC_EV_HUP = 1 << 2,	/* hang-up, error or peer shutdown */
+};
+
+/*
+ * A byte buffer: live bytes are data[off, len), free room data[len, cap).
+ * An empty buffer holds no memory; see buffer.c.
+ */
+struct ipc_buf {
+	char *data;
+	size_t off;
+	size_t len;
+	size_t cap;
+};
+
+typedef char (*ipc_cb_in)(int orig, char *payload, size_t *mlen);
+typedef char (*ipc_cb_out)(int dest, const char *payload, size_t mlen);
+
+/* The files of a service, removed when it closes. */
+struct ipc_service {
+	char *path;
+	char *lock_path;
+	int lock_fd;
+};
+
+struct ipc_conn {
+	int fd;
+	uint16_t flags;
+	uint8_t kind;
+	uint8_t revents;	/* readiness not handled yet */
+	uint32_t tx_pending;	/* messages written whole, not yet reported */
+	uint32_t peer;		/* switch peer, or the next free slot */
+	/* Incoming bytes; off is the start of the next frame. */
+	struct ipc_buf in;
+	/*
+	 * Outgoing frames; off is the start of the first frame not written
+	 * whole, out_sent how many of its bytes (and the next ones') left.
+	 */
+	struct ipc_buf out;
+	size_t out_sent;
+	ipc_cb_in cb_in;
+	ipc_cb_out cb_out;
+	struct ipc_service *service;
+};
+
+struct ipc_event {
+	char type;
+	uint32_t slot;
+	int fd;
+	int newfd;
+	char *buf;		/* the caller's buffer */
+	size_t cap;		/* its size */
+	size_t len;		/* the length to report */
+};
+
+struct ipc_ctx {
+	struct ipc_conn *conns;
+	uint32_t nslots;	/* slots ever used: conns[0, nslots) */
+	uint32_t cap;		/* slots allocated */
+	uint32_t free_head;	/* free list through conn->peer */
+	uint32_t nconns;	/* slots in use */
+
+	int *fdmap;		/* fd -> slot, -1 for none */
+	int fdmap_len;
+
+	uint32_t *ready;	/* ring of slots, cap entries */
+	uint32_t ready_head;
+	uint32_t ready_count;
+	uint32_t *dirty;	/* stack of slots, cap entries */
+	uint32_t dirty_count;
+
+	uint32_t held;		/* slot whose next message did not fit */
+	uint32_t paused;	/* listeners paused after EMFILE */
+	uint64_t paused_until;
+
+	int timer_ms;
+	uint64_t timer_next;	/* monotonic ns */
+
+	size_t max_message;
+
+	char *pool[IPC_POOL_SIZE];
+	int pool_count;
+	char *scratch;		/* payload buffer for switch in-callbacks */
+	size_t scratch_cap;
+
+	void *backend;
+};
+
+/* conn.c: the connection table and its work lists */
+IPC_HIDDEN int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
+			     uint32_t *slot);
+IPC_HIDDEN void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot);
+IPC_HIDDEN struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd);
+IPC_HIDDEN struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx,
+					      size_t slot);
+IPC_HIDDEN void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot);
+IPC_HIDDEN uint32_t ipc__ready_pop(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot);
+IPC_HIDDEN int ipc__conn_watch(struct ipc_ctx *ctx, struct ipc_conn *c);
+
+static inline uint32_t ipc__slot_of(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	return (uint32_t)(c - ctx->conns);
+}
+
+static inline bool ipc__is_stream(const struct ipc_conn *c)
+{
+	return c->kind == IPC_KIND_CLIENT || c->kind == IPC_KIND_SERVER;
+}
+
+/* buffer.c: buffers and the context's pool of spare ones */
+IPC_HIDDEN int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b,
+				size_t room);
+IPC_HIDDEN void ipc__buf_release(struct ipc_ctx *ctx, struct ipc_buf *b);
+IPC_HIDDEN void ipc__buf_drop(struct ipc_ctx *ctx, struct ipc_buf *b);
+IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);
+
+/* io.c: framing and the socket reads and writes */
+IPC_HIDDEN ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c);
+IPC_HIDDEN int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
+			       const char **payload, size_t *len);
+IPC_HIDDEN void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c,
+				   size_t len);
+IPC_HIDDEN int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
+				const char *payload, size_t len);
+IPC_HIDDEN int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
+				  const char *payload, size_t len,
+				  struct ipc_event *ev);
+IPC_HIDDEN int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c);
+IPC_HIDDEN void ipc__flush_dirty(struct ipc_ctx *ctx);
+IPC_HIDDEN ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len);
+
+/* service.c: accepting clients */
+IPC_HIDDEN int ipc__accept(struct ipc_ctx *ctx, uint32_t slot,
+			   struct ipc_event *ev);
+/* Resumes paused listeners when due; ms until the next try, or -1. */
+IPC_HIDDEN int ipc__accept_retry(struct ipc_ctx *ctx, uint64_t now);
+IPC_HIDDEN void ipc__service_remove(struct ipc_service *s);
+
+/* rundir.c: the run directory and service names */
+IPC_HIDDEN int ipc__service_path(const char *name, uint16_t len, bool create,
+				 char **path);
+
+/* switch.c: relaying between two fds */
+IPC_HIDDEN int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
+				struct ipc_event *ev);
+IPC_HIDDEN void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
+				   bool close_peer);
+
+/* event.c */
+IPC_HIDDEN int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
+			       struct ipc_event *ev);
+
+/* timer.c */
+IPC_HIDDEN uint64_t ipc__now(void);
+IPC_HIDDEN bool ipc__timer_fire(struct ipc_ctx *ctx, uint64_t now);
+IPC_HIDDEN int ipc__timer_timeout(struct ipc_ctx *ctx, uint64_t now);
+
+/* backend-epoll.c or backend-poll.c: waiting for readiness */
+IPC_HIDDEN int ipc__backend_init(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__backend_fini(struct ipc_ctx *ctx);
+IPC_HIDDEN int ipc__backend_add(struct ipc_ctx *ctx, int fd, uint32_t slot,
+				unsigned int events);
+IPC_HIDDEN int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
+				unsigned int events);
+IPC_HIDDEN void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot);
+/* Waits; marks and queues the ready slots; returns 0 or -errno. */
+IPC_HIDDEN int ipc__backend_wait(struct ipc_ctx *ctx, int timeout_ms);
+
+#endif /* IPC_INTERNAL_H */

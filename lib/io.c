@@ -1,0 +1,486 @@
+/*
+ * Framing and socket I/O: reading frames in, queueing and writing them
+ * out, and the blocking calls ipc_write(), ipc_read() and ipc_read_fd().
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * A frame is a 4-byte big-endian payload length followed by the payload.
+ * Reads take as much as the buffer has room for (at least half a chunk),
+ * so one read usually holds many frames, handed out one per event without
+ * another system call.  Scheduled frames are packed into one buffer and
+ * leave in as few writes as the socket allows.
+ */
+
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static uint32_t be32_get(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
+	       (uint32_t)u[2] << 8 | (uint32_t)u[3];
+}
+
+static void be32_put(char *p, uint32_t v)
+{
+	unsigned char *u = (unsigned char *)p;
+
+	u[0] = (unsigned char)(v >> 24);
+	u[1] = (unsigned char)(v >> 16);
+	u[2] = (unsigned char)(v >> 8);
+	u[3] = (unsigned char)v;
+}
+
+/*
+ * write(2) on a pipe whose reader is gone raises SIGPIPE; block it for
+ * the call and take back a SIGPIPE this write raised.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	static const struct timespec zero;
+	sigset_t pipe_set, old, pending;
+	ssize_t n;
+	int err;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, buf, len);
+	err = errno;
+	if (n < 0 && err == EPIPE && !sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe_set, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return n;
+}
+
+/* One write, never raising SIGPIPE; -errno on failure. */
+ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		if (c->flags & IPC_F_SOCKET)
+			n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		else
+			n = write_nosigpipe(c->fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Bytes still missing from the frame at the start of the buffer, or 0. */
+static size_t frame_missing(const struct ipc_buf *b)
+{
+	size_t live = b->len - b->off;
+
+	if (live < IPC_HEADER)
+		return 0;
+	return (size_t)be32_get(b->data + b->off) + IPC_HEADER - live;
+}
+
+/*
+ * Reads once into c->in; returns the byte count, 0 at end of stream or
+ * -errno.  The buffer grows with the bytes that arrive, never straight
+ * to the length a peer announced.
+ */
+ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	struct ipc_buf *b = &c->in;
+	size_t room = IPC_CHUNK / 2, missing = frame_missing(b);
+	ssize_t n;
+	int ret;
+
+	if (missing > room) {
+		room = b->cap > IPC_CHUNK ? b->cap : IPC_CHUNK;
+		if (missing < room)
+			room = missing;
+	}
+	ret = ipc__buf_reserve(ctx, b, room);
+	if (ret < 0)
+		return ret;
+	do {
+		n = read(c->fd, b->data + b->len, b->cap - b->len);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		b->len += (size_t)n;
+		return n;
+	}
+	n = n < 0 ? -errno : 0;
+	ipc__buf_release(ctx, b);
+	return n;
+}
+
+/*
+ * Looks at the next frame: 1 when it is complete (payload and len set),
+ * 0 when more bytes are needed, -EPROTO when its announced length is over
+ * the context's maximum.
+ */
+int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
+		    const char **payload, size_t *len)
+{
+	const struct ipc_buf *b = &c->in;
+	size_t live = b->len - b->off;
+	uint32_t flen;
+
+	if (live < IPC_HEADER)
+		return 0;
+	flen = be32_get(b->data + b->off);
+	if (flen > ctx->max_message)
+		return -EPROTO;
+	if (live - IPC_HEADER < flen)
+		return 0;
+	*payload = b->data + b->off + IPC_HEADER;
+	*len = flen;
+	return 1;
+}
+
+void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
+{
+	c->in.off += IPC_HEADER + len;
+	ipc__buf_release(ctx, &c->in);
+}
+
+int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
+		     const char *payload, size_t len)
+{
+	struct ipc_buf *b = &c->out;
+	int ret;
+
+	ret = ipc__buf_reserve(ctx, b, IPC_HEADER + len);
+	if (ret < 0)
+		return ret;
+	be32_put(b->data + b->len, (uint32_t)len);
+	if (len)
+		memcpy(b->data + b->len + IPC_HEADER, payload, len);
+	b->len += IPC_HEADER + len;
+	return 0;
+}
+
+/* Counts the frames written whole and drops them from the queue. */
+static uint32_t out_complete(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	struct ipc_buf *b = &c->out;
+	uint32_t done = 0;
+	size_t flen;
+
+	while (c->out_sent >= IPC_HEADER) {
+		flen = IPC_HEADER + be32_get(b->data + b->off);
+		if (c->out_sent < flen)
+			break;
+		b->off += flen;
+		c->out_sent -= flen;
+		done++;
+	}
+	ipc__buf_release(ctx, b);
+	return done;
+}
+
+/*
+ * Writes queued frames until the queue is empty (0) or the socket is full
+ * (-EAGAIN); -errno when the peer is gone.  Frames written whole count as
+ * pending TX events.
+ */
+static int write_out(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	struct ipc_buf *b = &c->out;
+	size_t pending;
+	ssize_t n;
+	int ret = 0;
+
+	while ((pending = b->len - b->off - c->out_sent) > 0) {
+		n = ipc__send(c, b->data + b->off + c->out_sent, pending);
+		if (n < 0) {
+			ret = (int)n == -EWOULDBLOCK ? -EAGAIN : (int)n;
+			break;
+		}
+		c->out_sent += (size_t)n;
+		if ((size_t)n < pending) {
+			ret = -EAGAIN;
+			break;
+		}
+	}
+	if (c->out_sent)
+		c->tx_pending += out_complete(ctx, c);
+	return ret;
+}
+
+/*
+ * The peer cannot take more bytes: drop what is queued, and read what it
+ * sent before it went; the read ends in DISCONNECTION.
+ */
+static void write_failed(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	c->out_sent = 0;
+	ipc__buf_drop(ctx, &c->out);
+	c->revents |= IPC_EV_IN;
+}
+
+static void set_pollout(struct ipc_ctx *ctx, struct ipc_conn *c, bool on)
+{
+	if (!!(c->flags & IPC_F_POLLOUT) == on)
+		return;
+	c->flags ^= IPC_F_POLLOUT;
+	ipc__conn_watch(ctx, c);
+}
+
+/* Writes what the socket takes now, and arranges for the rest. */
+int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	int ret = write_out(ctx, c);
+
+	if (ret < 0 && ret != -EAGAIN)
+		write_failed(ctx, c);
+	set_pollout(ctx, c, ret == -EAGAIN);
+	if (c->tx_pending || (c->revents & IPC_EV_IN))
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return ret;
+}
+
+void ipc__flush_dirty(struct ipc_ctx *ctx)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->dirty_count; i++) {
+		struct ipc_conn *c = &ctx->conns[ctx->dirty[i]];
+
+		c->flags &= ~IPC_F_DIRTY;
+		if (c->kind != IPC_KIND_FREE && !(c->flags & IPC_F_POLLOUT))
+			ipc__flush(ctx, c);
+	}
+	ctx->dirty_count = 0;
+}
+
+/* The connection behind fd, if it carries libipc frames for the user. */
+static int stream_conn(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
+{
+	struct ipc_conn *c;
+
+	if (!ctx)
+		return -EINVAL;
+	c = ipc__conn_by_fd(ctx, fd);
+	if (!c)
+		return -EBADF;
+	if (!ipc__is_stream(c) || (c->flags & IPC_F_SWITCHED))
+		return -EINVAL;
+	*cp = c;
+	return 0;
+}
+
+static int message_check(struct ipc_ctx *ctx, const char *mcontent,
+			 size_t mlen)
+{
+	if (!mcontent && mlen)
+		return -EINVAL;
+	if (mlen > ctx->max_message)
+		return -EMSGSIZE;
+	return 0;
+}
+
+IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
+			    size_t mlen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *c;
+	int ret;
+
+	ret = stream_conn(ctx, servicefd, &c);
+	if (!ret)
+		ret = message_check(ctx, mcontent, mlen);
+	if (ret < 0)
+		return ret;
+	if (c->flags & IPC_F_EOF)
+		return -EPIPE;
+	ret = ipc__frame_queue(ctx, c, mcontent, mlen);
+	if (ret < 0)
+		return ret;
+	/* A full chunk goes out now; smaller batches wait for the loop. */
+	if (c->out.len - c->out.off >= IPC_CHUNK &&
+	    !(c->flags & IPC_F_POLLOUT))
+		ipc__flush(ctx, c);
+	else
+		ipc__dirty_push(ctx, ipc__slot_of(ctx, c));
+	return 0;
+}
+
+/* Waits until fd is ready for events (POLLIN or POLLOUT). */
+static void wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
+/* Writes all of iov, waiting while the socket is full. */
+static int write_all(struct ipc_conn *c, struct iovec *iov, int iovcnt)
+{
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t n;
+
+	while (msg.msg_iovlen) {
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			wait_fd(c->fd, POLLOUT);
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		while (msg.msg_iovlen && (size_t)n >= msg.msg_iov->iov_len) {
+			n -= (ssize_t)msg.msg_iov->iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		if (msg.msg_iovlen) {
+			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + n;
+			msg.msg_iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Writes everything already queued for c, waiting when needed. */
+static int drain_queue(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	int ret;
+
+	while ((ret = write_out(ctx, c)) == -EAGAIN)
+		wait_fd(c->fd, POLLOUT);
+	set_pollout(ctx, c, false);
+	if (c->tx_pending)
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return ret;
+}
+
+IPC_EXPORT int ipc_write(void *ctx_, int servicefd, const char *mcontent,
+			 size_t mlen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	char header[IPC_HEADER];
+	struct iovec iov[2] = {
+		{ .iov_base = header, .iov_len = IPC_HEADER },
+		{ .iov_base = (char *)mcontent, .iov_len = mlen },
+	};
+	struct ipc_conn *c;
+	int ret;
+
+	ret = stream_conn(ctx, servicefd, &c);
+	if (!ret)
+		ret = message_check(ctx, mcontent, mlen);
+	if (ret < 0)
+		return ret;
+	if (c->flags & IPC_F_EOF)
+		return -EPIPE;
+	be32_put(header, (uint32_t)mlen);
+	ret = drain_queue(ctx, c);
+	if (!ret)
+		ret = write_all(c, iov, mlen ? 2 : 1);
+	if (ret < 0) {
+		write_failed(ctx, c);
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+		return -EPIPE;
+	}
+	return 0;
+}
+
+/* Copies the next frame out if it fits; -EMSGSIZE keeps it. */
+static int frame_take(struct ipc_ctx *ctx, struct ipc_conn *c,
+		      const char *payload, size_t len, char *buffer,
+		      size_t *buflen)
+{
+	size_t cap = *buflen;
+
+	*buflen = len;
+	if (len > cap)
+		return -EMSGSIZE;
+	if (len)
+		memcpy(buffer, payload, len);
+	ipc__frame_consume(ctx, c, len);
+	return 0;
+}
+
+/* The stream ended or broke: ipc_wait_event() reports it. */
+static int read_ended(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	c->flags |= IPC_F_EOF;
+	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return -ECONNRESET;
+}
+
+static int read_message(struct ipc_ctx *ctx, struct ipc_conn *c,
+			char *buffer, size_t *buflen)
+{
+	const char *payload;
+	size_t len;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		ret = ipc__frame_peek(ctx, c, &payload, &len);
+		if (ret < 0)
+			return read_ended(ctx, c);
+		if (ret > 0)
+			break;
+		if (c->flags & IPC_F_EOF)
+			return -ECONNRESET;
+		n = ipc__fill(ctx, c);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			wait_fd(c->fd, POLLIN);
+		else if (n == -ENOMEM)
+			return -ENOMEM;
+		else if (n <= 0)
+			return read_ended(ctx, c);
+	}
+	ret = frame_take(ctx, c, payload, len, buffer, buflen);
+	/* Frames read along with this one are left for ipc_wait_event(). */
+	if (c->in.len > c->in.off)
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return ret;
+}
+
+IPC_EXPORT int ipc_read_fd(void *ctx_, int fd, char *buffer, size_t *buflen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *c;
+	int ret;
+
+	if (!buflen || (!buffer && *buflen))
+		return -EINVAL;
+	ret = stream_conn(ctx, fd, &c);
+	if (ret < 0)
+		return ret;
+	return read_message(ctx, c, buffer, buflen);
+}
+
+IPC_EXPORT int ipc_read(void *ctx_, size_t index, char *buffer,
+			size_t *buflen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *c;
+
+	if (!ctx)
+		return -EINVAL;
+	c = ipc__conn_by_slot(ctx, index);
+	if (!c)
+		return -EBADF;
+	return ipc_read_fd(ctx, c->fd, buffer, buflen);
+}
+
+/* Hands a received message out through ipc_wait_event(). */
+int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       const char *payload, size_t len, struct ipc_event *ev)
+{
+	ev->len = ev->cap;
+	return frame_take(ctx, c, payload, len, ev->buf, &ev->len);
+}

@@ -1,0 +1,235 @@
+/*
+ * External fds and switches: relaying messages between two fds.
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * A switched fd reads messages with the libipc framing or its input
+ * callback, and each message goes straight to the other side: queued
+ * there (one copy) or handed to its output callback (no copy).  When one
+ * side goes away the other stops reading, writes what was forwarded to it,
+ * then closes; each side gets its DISCONNECTION event.
+ */
+
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+IPC_EXPORT int ipc_add_external(void *ctx_, int newfd)
+{
+	struct ipc_ctx *ctx = ctx_;
+	uint32_t slot;
+
+	if (!ctx)
+		return -EINVAL;
+	if (newfd < 0 || fcntl(newfd, F_GETFD) < 0)
+		return -EBADF;
+	return ipc__conn_add(ctx, newfd, IPC_KIND_EXTERNAL, &slot);
+}
+
+static int set_nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -errno;
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The fd as a switch end: held, and not a listening service. */
+static int switch_end(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
+{
+	struct ipc_conn *c = ipc__conn_by_fd(ctx, fd);
+
+	if (!c)
+		return -EBADF;
+	if (c->kind == IPC_KIND_SERVICE)
+		return -EINVAL;
+	*cp = c;
+	return 0;
+}
+
+IPC_EXPORT int ipc_add_switch(void *ctx_, int fd1, int fd2)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *a, *b;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	ret = switch_end(ctx, fd1, &a);
+	if (!ret)
+		ret = switch_end(ctx, fd2, &b);
+	if (ret < 0)
+		return ret;
+	if (a == b)
+		return -EINVAL;
+	if ((a->flags | b->flags) & IPC_F_SWITCHED)
+		return -EALREADY;
+	ret = set_nonblocking(fd1);
+	if (!ret)
+		ret = set_nonblocking(fd2);
+	if (ret < 0)
+		return ret;
+	a->peer = ipc__slot_of(ctx, b);
+	b->peer = ipc__slot_of(ctx, a);
+	a->flags |= IPC_F_SWITCHED;
+	b->flags |= IPC_F_SWITCHED;
+	/* A message kept after -EMSGSIZE is now forwarded instead. */
+	if (ctx->held == a->peer || ctx->held == b->peer)
+		ctx->held = IPC_NONE;
+	/* Bytes already buffered on either side are forwarded now. */
+	ipc__ready_push(ctx, a->peer);
+	ipc__ready_push(ctx, b->peer);
+	return 0;
+}
+
+IPC_EXPORT int ipc_set_switch_callbacks(void *ctx_, int fd, ipc_cb_in in,
+					ipc_cb_out out)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *c;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	ret = switch_end(ctx, fd, &c);
+	if (ret < 0)
+		return ret;
+	c->cb_in = in;
+	c->cb_out = out;
+	return 0;
+}
+
+/* c stops reading, writes what is queued, then reports DISCONNECTION. */
+static void close_later(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	c->flags |= IPC_F_CLOSING;
+	ipc__conn_watch(ctx, c);
+	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+}
+
+void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
+			bool close_peer)
+{
+	struct ipc_conn *p;
+
+	if (!(c->flags & IPC_F_SWITCHED))
+		return;
+	p = &ctx->conns[c->peer];
+	c->flags &= (uint16_t)~IPC_F_SWITCHED;
+	p->flags &= (uint16_t)~IPC_F_SWITCHED;
+	c->peer = IPC_NONE;
+	p->peer = IPC_NONE;
+	if (close_peer)
+		close_later(ctx, p);
+}
+
+/* Delivers one message to dst; -EPIPE when its callback refused it. */
+static int forward(struct ipc_ctx *ctx, struct ipc_conn *dst,
+		   const char *payload, size_t len)
+{
+	uint32_t slot = ipc__slot_of(ctx, dst);
+	char ret;
+	int err;
+
+	if (dst->cb_out) {
+		ret = dst->cb_out(dst->fd, payload, len);
+		if (ret == CB_NO_ERROR) {
+			dst->tx_pending++;
+			ipc__ready_push(ctx, slot);
+		}
+		return ret == CB_NO_ERROR || ret == CB_IGNORE ? 0 : -EPIPE;
+	}
+	err = ipc__frame_queue(ctx, dst, payload, len);
+	if (err < 0)
+		return err;
+	ipc__dirty_push(ctx, slot);
+	return 0;
+}
+
+static int scratch_reserve(struct ipc_ctx *ctx)
+{
+	char *p;
+
+	if (ctx->scratch_cap >= ctx->max_message && ctx->scratch)
+		return 0;
+	p = malloc(ctx->max_message ? ctx->max_message : 1);
+	if (!p)
+		return -ENOMEM;
+	free(ctx->scratch);
+	ctx->scratch = p;
+	ctx->scratch_cap = ctx->max_message;
+	return 0;
+}
+
+/*
+ * Asks the input callback for one message: 1 with the message in the
+ * scratch buffer, 0 for nothing yet, -EPIPE when the fd closes.  It is
+ * called again while it produces messages, so a callback that buffers
+ * several loses none.
+ */
+static int read_callback(struct ipc_ctx *ctx, struct ipc_conn *c,
+			 size_t *len)
+{
+	char ret;
+
+	if (!(c->revents & (IPC_EV_IN | IPC_EV_HUP)))
+		return 0;
+	if (scratch_reserve(ctx) < 0)
+		return -ENOMEM;
+	*len = ctx->scratch_cap;
+	ret = c->cb_in(c->fd, ctx->scratch, len);
+	if (ret == CB_NO_ERROR && *len <= ctx->scratch_cap)
+		return 1;
+	c->revents = 0;
+	return ret == CB_IGNORE ? 0 : -EPIPE;
+}
+
+static void preview(struct ipc_event *ev, const char *payload, size_t len)
+{
+	ev->len = len;
+	if (ev->cap)
+		memcpy(ev->buf, payload, len < ev->cap ? len : ev->cap);
+}
+
+/*
+ * Forwards the next message of c, if there is one: 1 with a SWITCH_RX or
+ * DISCONNECTION event, 0 when c must read first, -ENOMEM to retry later.
+ */
+int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
+		     struct ipc_event *ev)
+{
+	struct ipc_conn *dst = &ctx->conns[c->peer];
+	const char *payload = ctx->scratch;
+	size_t len = 0;
+	int ret;
+
+	if (c->cb_in)
+		ret = read_callback(ctx, c, &len);
+	else
+		ret = ipc__frame_peek(ctx, c, &payload, &len);
+	if (ret == -EPROTO || ret == -EPIPE)
+		return ipc__disconnect(ctx, c, ev);
+	if (ret <= 0)
+		return ret;
+	if (c->cb_in)
+		payload = ctx->scratch;
+	ret = forward(ctx, dst, payload, len);
+	if (ret == -ENOMEM)
+		return ret;
+	ev->type = SWITCH_RX;
+	ev->slot = ipc__slot_of(ctx, c);
+	ev->fd = c->fd;
+	preview(ev, payload, len);
+	if (!c->cb_in)
+		ipc__frame_consume(ctx, c, len);
+	/* dst's callback failed: it closes first, then c (see above). */
+	if (ret < 0)
+		close_later(ctx, dst);
+	return 1;
+}
