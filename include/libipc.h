@@ -262,6 +262,7 @@ int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
  * @retval -ECONNRESET The peer went away (or sent an invalid length)
  *                     before a whole message arrived; the connection's
  *                     DISCONNECTION event follows from ipc_wait_event().
+ * @retval -ENOMEM     Out of memory; the connection is kept.
  */
 int ipc_read_fd(void *ctx, int fd, char *buffer, size_t *buflen);
 
@@ -329,8 +330,9 @@ int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
  * @retval -EINTR    A signal interrupted the wait; no event is lost.
  * @retval -ENOENT   The context holds no fd and no timer: nothing can
  *                   ever happen.
- * @retval -ENOMEM   Out of memory while accepting or reading; the
- *                   connection concerned is kept and retried.
+ * @retval -ENOMEM   Out of memory: while reading, the connection is kept
+ *                   and its read retried by the next call; while
+ *                   accepting, the new client is closed.
  */
 int ipc_wait_event(void *ctx, char *t, size_t *index, int *originfd,
 		   int *newfd, char *buffer, size_t *buflen);
@@ -428,7 +430,10 @@ int ipc_add_switch(void *ctx, int fd1, int fd2);
  * from @p fd itself, stores at most @p mlen bytes of one message's payload,
  * sets @p mlen to that length and returns CB_NO_ERROR to forward it,
  * CB_IGNORE when there is nothing to forward yet, CB_FD_CLOSING or
- * CB_ERROR to close both sides.
+ * CB_ERROR to close both sides.  After CB_NO_ERROR it is called again
+ * (so a callback that read several messages at once loses none) until it
+ * returns CB_IGNORE; then it is called when @p fd is readable again.  It
+ * must return CB_FD_CLOSING at end of file, or it is called forever.
  *
  * @p out replaces the library's write of one message to @p fd: it is called
  * as out(fd, payload, mlen) for each message forwarded to @p fd and returns
