@@ -423,15 +423,18 @@ static void test_second_instance_same_context(struct ipc_test_fixture *f,
 
 enum stale_kind { STALE_EXITED, STALE_KILLED };
 
+/* The dying child's context: global, so that valgrind sees it still
+ * reachable rather than leaked when the child ends without cleanup. */
+static void *stale_ctx;
+
 /* In a child: start NAME, tell the parent (arg = pipe write end), then
  * either _exit() without cleanup or wait to be killed. */
 static void stale_child(void *arg)
 {
 	int *fds = arg;
-	void *ctx = NULL;
 
-	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
-	ipc_test_service_init(ctx, NAME);
+	g_assert_cmpint(ipc_context_init(&stale_ctx), ==, 0);
+	ipc_test_service_init(stale_ctx, NAME);
 	ipc_test_notify(fds[1]);
 	if (fds[2] == STALE_KILLED)
 		pause();
