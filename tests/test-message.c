@@ -390,18 +390,36 @@ static GByteArray *split_stream(void)
 	return stream;
 }
 
-/* Child: a raw client writes the split stream one byte at a time with a
- * pause after each, then hangs up. */
-static void split_writer(void *arg)
+/* What a raw writer child sends. */
+struct raw_stream {
+	GByteArray *bytes;
+	gboolean bytewise;	/* one byte per write, pausing after each */
+};
+
+/* Child: a raw client writes the stream, then hangs up. */
+static void raw_writer(void *arg)
 {
-	GByteArray *stream = arg;
+	const struct raw_stream *stream = arg;
 	int raw = ipc_test_raw_connect(NAME);
 
-	for (guint i = 0; i < stream->len; i++) {
-		ipc_test_write_all(raw, &stream->data[i], 1);
+	if (!stream->bytewise)
+		ipc_test_write_all(raw, stream->bytes->data, stream->bytes->len);
+	for (guint i = 0; stream->bytewise && i < stream->bytes->len; i++) {
+		ipc_test_write_all(raw, &stream->bytes->data[i], 1);
 		g_usleep(500);
 	}
 	close(raw);
+}
+
+/* Start a raw writer child and accept it into @p. */
+static pid_t raw_writer_start(void *ctx, int service,
+			      const struct raw_stream *stream, struct peer *p)
+{
+	pid_t pid = ipc_test_fork(raw_writer, (void *)stream);
+
+	p->raw = -1;
+	p->fd = ipc_test_accept(ctx, service, &p->index);
+	return pid;
 }
 
 enum read_mode { READ_EVENTS, READ_BLOCKING };
@@ -423,13 +441,12 @@ static void read_blocking(void *ctx, const struct peer *p, gboolean by_index,
 static void test_split_frames(struct ipc_test_fixture *f, gconstpointer data)
 {
 	int service = ipc_test_service_init(f->ctx, NAME);
-	g_autoptr(GByteArray) stream = split_stream();
-	pid_t pid = ipc_test_fork(split_writer, stream);
-	struct peer p = { .raw = -1 };
+	struct raw_stream stream = { split_stream(), TRUE };
+	struct peer p;
+	pid_t pid = raw_writer_start(f->ctx, service, &stream, &p);
 	char big[300];
 
 	fill_numbered(big, sizeof(big), 2);
-	p.fd = ipc_test_accept(f->ctx, service, &p.index);
 	if (GPOINTER_TO_INT(data) == READ_BLOCKING) {
 		read_blocking(f->ctx, &p, FALSE, "hello", 5);
 		read_blocking(f->ctx, &p, TRUE, NULL, 0);
@@ -441,6 +458,7 @@ static void test_split_frames(struct ipc_test_fixture *f, gconstpointer data)
 	}
 	expect_disconnection(f->ctx, &p);
 	ipc_test_reap(pid);
+	g_byte_array_unref(stream.bytes);
 }
 
 #define COALESCED 500
@@ -450,11 +468,9 @@ static void test_coalesced_frames(struct ipc_test_fixture *f,
 {
 	int service = ipc_test_service_init(f->ctx, NAME);
 	g_autoptr(GByteArray) stream = g_byte_array_new();
-	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	char buf[97];
 	struct peer p;
 
-	(void)data;
 	peer_connect(f->ctx, service, &p);
 	for (guint i = 0; i < COALESCED; i++) {
 		fill_numbered(buf, i % 97, i);
@@ -463,11 +479,14 @@ static void test_coalesced_frames(struct ipc_test_fixture *f,
 	/* One write() puts all of them in the socket at once. */
 	g_assert_cmpint(write(p.raw, stream->data, stream->len), ==,
 			(gssize)stream->len);
+	/* With @data, every other one is taken by ipc_read() or
+	 * ipc_read_fd(): what the library buffered comes first, in order. */
 	for (guint i = 0; i < COALESCED; i++) {
-		ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
-		g_assert_cmpint(ev.fd, ==, p.fd);
-		g_assert_cmpuint(ev.index, ==, p.index);
-		assert_numbered(ev.data, ev.len, i % 97, i);
+		fill_numbered(buf, i % 97, i);
+		if (data && i % 2)
+			read_blocking(f->ctx, &p, i % 4 == 1, buf, i % 97);
+		else
+			expect_rx(f->ctx, &p, buf, i % 97);
 	}
 	expect_nothing_pending(f->ctx, &p);
 	peer_hangup(f->ctx, &p);
@@ -591,6 +610,30 @@ static void test_lowered_limit(struct ipc_test_fixture *f, gconstpointer data)
 	peer_hangup(f->ctx, &good);
 }
 
+/* A message of exactly the default maximum is accepted whole. */
+static void test_exact_default_limit(struct ipc_test_fixture *f,
+				     gconstpointer data)
+{
+	int service = ipc_test_service_init(f->ctx, NAME);
+	size_t size = IPC_MAX_MESSAGE_SIZE_DEFAULT;
+	g_autofree char *payload = g_malloc(size);
+	struct raw_stream stream = { g_byte_array_sized_new(size + 4), FALSE };
+	struct peer p;
+	pid_t pid;
+
+	(void)data;
+	/* Cheap to build, with distinct bytes at both ends. */
+	memset(payload, 'm', size);
+	fill_numbered(payload, 64, 7);
+	fill_numbered(payload + size - 64, 64, 8);
+	ipc_test_append_frame(stream.bytes, payload, size);
+	pid = raw_writer_start(f->ctx, service, &stream, &p);
+	expect_rx(f->ctx, &p, payload, size);
+	expect_disconnection(f->ctx, &p);
+	ipc_test_reap(pid);
+	g_byte_array_unref(stream.bytes);
+}
+
 static void test_limit_arguments(struct ipc_test_fixture *f,
 				 gconstpointer data)
 {
@@ -611,6 +654,7 @@ static void test_limit_arguments(struct ipc_test_fixture *f,
 	/* The default applies, and the failed calls above changed nothing. */
 	g_assert_cmpint(ipc_schedule(f->ctx, p.fd, big, size), ==, -EMSGSIZE);
 	g_assert_cmpint(ipc_write(f->ctx, p.fd, big, size), ==, -EMSGSIZE);
+	g_assert_cmpint(ipc_schedule(f->ctx, p.fd, big, size - 1), ==, 0);
 	/* Raising the limit lets it be queued. */
 	g_assert_cmpint(ipc_context_max_message_size(f->ctx, size), ==, 0);
 	g_assert_cmpint(ipc_schedule(f->ctx, p.fd, big, size), ==, 0);
@@ -674,6 +718,8 @@ static void test_small_buffer_event(struct ipc_test_fixture *f,
 	(void)data;
 	peer_connect(f->ctx, service, &p);
 	send_two(&p);
+	/* The peer is gone too: both messages still come before that. */
+	close(p.raw);
 	expect_too_small_event(f->ctx, &p, 5);
 	expect_too_small_event(f->ctx, &p, 0);
 	expect_too_small_event(f->ctx, &p, strlen(FIRST) - 1);
@@ -681,7 +727,7 @@ static void test_small_buffer_event(struct ipc_test_fixture *f,
 	expect_too_small_read(f->ctx, &p, 8, TRUE);
 	expect_rx(f->ctx, &p, FIRST, strlen(FIRST));
 	expect_rx(f->ctx, &p, SECOND, strlen(SECOND));
-	peer_hangup(f->ctx, &p);
+	expect_disconnection(f->ctx, &p);
 }
 
 static void test_small_buffer_read(struct ipc_test_fixture *f,
@@ -756,17 +802,22 @@ static void fill_flood(char *buf, guint32 seq)
 	memcpy(buf, &be, sizeof(be));
 }
 
-/* Child: a raw client connects, waits for the go-ahead on go[0], then
- * reads and checks every numbered message. */
+struct flood_reader {
+	int go[2];	/* pipe: the parent's go-ahead */
+	guint count;	/* messages read before hanging up */
+};
+
+/* Child: a raw client connects, waits for the go-ahead, then reads and
+ * checks reader->count numbered messages and hangs up. */
 static void slow_reader(void *arg)
 {
-	int *go = arg;
+	const struct flood_reader *reader = arg;
 	g_autoptr(GByteArray) frame = g_byte_array_new();
 	g_autofree char *expected = g_malloc(FLOOD_SIZE);
 	int raw = ipc_test_raw_connect(NAME);
 
-	ipc_test_wait_notify(go[0]);
-	for (guint i = 0; i < FLOOD_COUNT; i++) {
+	ipc_test_wait_notify(reader->go[0]);
+	for (guint i = 0; i < reader->count; i++) {
 		g_assert_cmpuint(ipc_test_read_frame(raw, frame), ==,
 				 FLOOD_SIZE);
 		fill_flood(expected, i);
@@ -775,17 +826,38 @@ static void slow_reader(void *arg)
 	close(raw);
 }
 
+/* Counts the MESSAGE_TX events of @p up to its DISCONNECTION. */
+static guint count_tx_until_disconnection(void *ctx, const struct peer *p)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	guint tx = 0;
+
+	for (;;) {
+		ipc_test_next_event(ctx, &ev);
+		g_assert_cmpint(ev.fd, ==, p->fd);
+		g_assert_cmpuint(ev.index, ==, p->index);
+		if (ev.type == DISCONNECTION)
+			break;
+		g_assert_cmpstr(ipc_test_event_name(ev.type), ==, "MESSAGE_TX");
+		tx++;
+	}
+	ipc_test_assert_fd_closed(p->fd);
+	return tx;
+}
+
+/* With @data = FLOOD_COUNT the peer reads everything; with less it hangs
+ * up early: the rest is dropped, without SIGPIPE. */
 static void test_backpressure(struct ipc_test_fixture *f, gconstpointer data)
 {
 	int service = ipc_test_service_init(f->ctx, NAME);
 	g_autofree char *buf = g_malloc(FLOOD_SIZE);
+	struct flood_reader reader = { .count = GPOINTER_TO_UINT(data) };
 	struct peer p = { .raw = -1 };
-	int go[2];
+	guint tx;
 	pid_t pid;
 
-	(void)data;
-	ipc_test_pipe(go);
-	pid = ipc_test_fork(slow_reader, go);
+	ipc_test_pipe(reader.go);
+	pid = ipc_test_fork(slow_reader, &reader);
 	p.fd = ipc_test_accept(f->ctx, service, &p.index);
 	/* The peer reads nothing yet: all of it must queue without blocking
 	 * (a blocked ipc_schedule() would hang until the alarm). */
@@ -794,12 +866,18 @@ static void test_backpressure(struct ipc_test_fixture *f, gconstpointer data)
 		g_assert_cmpint(ipc_schedule(f->ctx, p.fd, buf, FLOOD_SIZE), ==,
 				0);
 	}
-	ipc_test_notify(go[1]);
-	close(go[0]);
-	close(go[1]);
-	for (guint i = 0; i < FLOOD_COUNT; i++)
-		expect_tx(f->ctx, &p);
-	expect_disconnection(f->ctx, &p);
+	ipc_test_notify(reader.go[1]);
+	close(reader.go[0]);
+	close(reader.go[1]);
+	tx = count_tx_until_disconnection(f->ctx, &p);
+	g_test_message("%u of %u messages written whole", tx, FLOOD_COUNT);
+	if (reader.count == FLOOD_COUNT) {
+		g_assert_cmpuint(tx, ==, FLOOD_COUNT);
+	} else {
+		/* What the peer read was written whole; not the rest. */
+		g_assert_cmpuint(tx, >=, reader.count);
+		g_assert_cmpuint(tx, <, FLOOD_COUNT);
+	}
 	ipc_test_reap(pid);
 }
 
@@ -887,18 +965,24 @@ int main(int argc, char **argv)
 	    GINT_TO_POINTER(READ_EVENTS));
 	ADD("split-frames/read", test_split_frames,
 	    GINT_TO_POINTER(READ_BLOCKING));
-	ADD("coalesced-frames", test_coalesced_frames, NULL);
+	ADD("coalesced-frames/events", test_coalesced_frames, NULL);
+	ADD("coalesced-frames/mixed-read", test_coalesced_frames,
+	    GINT_TO_POINTER(1));
 	ADD("closed-mid-message/events", test_closed_mid_message,
 	    GINT_TO_POINTER(READ_EVENTS));
 	ADD("closed-mid-message/read", test_closed_mid_message,
 	    GINT_TO_POINTER(READ_BLOCKING));
 	ADD("limit/over-default", test_over_default_limit, NULL);
 	ADD("limit/lowered", test_lowered_limit, NULL);
+	ADD("limit/exact-default", test_exact_default_limit, NULL);
 	ADD("limit/arguments", test_limit_arguments, NULL);
 	ADD("small-buffer/wait-event", test_small_buffer_event, NULL);
 	ADD("small-buffer/read", test_small_buffer_read, NULL);
 	ADD("arguments", test_message_arguments, NULL);
-	ADD("backpressure", test_backpressure, NULL);
+	ADD("backpressure/all", test_backpressure,
+	    GUINT_TO_POINTER(FLOOD_COUNT));
+	ADD("backpressure/peer-leaves", test_backpressure,
+	    GUINT_TO_POINTER(FLOOD_COUNT / 2));
 	ADD("sigpipe/write", test_sigpipe, GINT_TO_POINTER(SIGPIPE_WRITE));
 	ADD("sigpipe/schedule", test_sigpipe,
 	    GINT_TO_POINTER(SIGPIPE_SCHEDULE));
