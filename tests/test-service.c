@@ -77,6 +77,28 @@ static ino_t socket_inode(const char *dir, const char *name)
 	return st.st_ino;
 }
 
+static void plant_file(const char *path)
+{
+	GError *error = NULL;
+
+	g_file_set_contents(path, "keep", 4, &error);
+	g_assert_no_error(error);
+}
+
+static void assert_file_untouched(const char *path)
+{
+	g_autofree char *contents = NULL;
+	GError *error = NULL;
+	struct stat st;
+	gsize len;
+
+	g_assert_no_errno(lstat(path, &st));
+	g_assert_true(S_ISREG(st.st_mode));
+	g_file_get_contents(path, &contents, &len, &error);
+	g_assert_no_error(error);
+	g_assert_cmpmem(contents, len, "keep", 4);
+}
+
 /*
  * Point IPC_RUNDIR at <f->rundir>/<sub>, declared as a leftover; returns
  * the new run directory (g_free it).
@@ -150,13 +172,16 @@ static void assert_rundir_refused(void *ctx, int expected)
 /* Files and run directory                                              */
 /* ------------------------------------------------------------------ */
 
+/* The modes are the library's whatever the umask (here a strict one). */
 static void test_socket_and_lock(struct ipc_test_fixture *f,
 				 gconstpointer data)
 {
+	mode_t old_umask = umask(077);
 	int fd;
 
 	(void)data;
 	fd = ipc_test_service_init(f->ctx, NAME);
+	umask(old_umask);
 	assert_service_files(f->rundir, NAME);
 	g_assert_cmpuint(count_entries(f->rundir), ==, 2);
 	/* Every library fd is non-blocking and close-on-exec. */
@@ -169,7 +194,7 @@ static void test_rundir_created(struct ipc_test_fixture *f,
 				gconstpointer data)
 {
 	g_autofree char *run = use_sub_rundir(f, "run");
-	mode_t old_umask = umask(022);
+	mode_t old_umask = umask(077);
 	struct stat st;
 	int fd;
 
@@ -228,12 +253,11 @@ static void test_rundir_not_directory(struct ipc_test_fixture *f,
 				      gconstpointer data)
 {
 	g_autofree char *run = use_sub_rundir(f, "run");
-	GError *error = NULL;
 
 	(void)data;
-	g_file_set_contents(run, "x", 1, &error);
-	g_assert_no_error(error);
+	plant_file(run);
 	assert_rundir_refused(f->ctx, -ENOTDIR);
+	assert_file_untouched(run);
 }
 
 static void test_rundir_group_writable(struct ipc_test_fixture *f,
@@ -562,34 +586,67 @@ static void test_connect_refused(struct ipc_test_fixture *f,
 	socket_inode(f->rundir, NAME);
 }
 
-/* A file that is not a socket under the service name is left alone. */
+enum planted { PLANT_FILE, PLANT_DIRECTORY, PLANT_SYMLINK };
+
+/* Something that is not a socket under the service name is left alone. */
 static void test_not_a_socket(struct ipc_test_fixture *f, gconstpointer data)
 {
 	g_autofree char *path = ipc_test_path(f, NAME);
-	g_autofree char *contents = NULL;
-	GError *error = NULL;
+	g_autofree char *target = ipc_test_path(f, "target");
+	guint entries = 1;
 	int before, fd = -1;
-	gsize len;
+	struct stat st;
 
 	ipc_test_expect_leftover(f, NAME);
-	if (data) {
+	switch (GPOINTER_TO_INT(data)) {
+	case PLANT_FILE:
+		plant_file(path);
+		break;
+	case PLANT_DIRECTORY:
 		g_assert_no_errno(mkdir(path, 0700));
-	} else {
-		g_file_set_contents(path, "keep", 4, &error);
-		g_assert_no_error(error);
+		break;
+	case PLANT_SYMLINK:
+		ipc_test_expect_leftover(f, "target");
+		plant_file(target);
+		g_assert_no_errno(symlink(target, path));
+		entries = 2;
+		break;
 	}
 	before = ipc_test_count_fds();
 	g_assert_cmpint(ipc_service_init(f->ctx, &fd, NAME, 3), ==, -EEXIST);
 	g_assert_cmpint(ipc_test_count_fds(), ==, before);
 	/* Nothing created: no lock file either. */
-	g_assert_cmpuint(count_entries(f->rundir), ==, 1);
-	if (data) {
-		g_assert_true(g_file_test(path, G_FILE_TEST_IS_DIR));
-		return;
+	g_assert_cmpuint(count_entries(f->rundir), ==, entries);
+	g_assert_no_errno(lstat(path, &st));
+	if (GPOINTER_TO_INT(data) == PLANT_FILE)
+		assert_file_untouched(path);
+	if (GPOINTER_TO_INT(data) == PLANT_DIRECTORY)
+		g_assert_true(S_ISDIR(st.st_mode));
+	if (GPOINTER_TO_INT(data) == PLANT_SYMLINK) {
+		g_assert_true(S_ISLNK(st.st_mode));
+		assert_file_untouched(target);
 	}
-	g_file_get_contents(path, &contents, &len, &error);
-	g_assert_no_error(error);
-	g_assert_cmpmem(contents, len, "keep", 4);
+}
+
+/* A lock file that is a symbolic link is not followed. */
+static void test_lock_symlink(struct ipc_test_fixture *f, gconstpointer data)
+{
+	g_autofree char *lock = ipc_test_path(f, NAME ".lock");
+	g_autofree char *target = ipc_test_path(f, "target");
+	int before, fd = -1, ret;
+
+	(void)data;
+	ipc_test_expect_leftover(f, NAME ".lock");
+	ipc_test_expect_leftover(f, "target");
+	plant_file(target);
+	g_assert_no_errno(symlink(target, lock));
+	before = ipc_test_count_fds();
+	ret = ipc_service_init(f->ctx, &fd, NAME, 3);
+	g_test_message("ipc_service_init: %s", g_strerror(-ret));
+	g_assert_cmpint(ret, <, 0);
+	g_assert_cmpint(ipc_test_count_fds(), ==, before);
+	g_assert_cmpuint(count_entries(f->rundir), ==, 2);
+	assert_file_untouched(target);
 }
 
 /* ------------------------------------------------------------------ */
@@ -713,8 +770,13 @@ int main(int argc, char **argv)
 	    GINT_TO_POINTER(CLOSE_DEINIT));
 	ADD("connect/missing", test_connect_missing, NULL);
 	ADD("connect/refused", test_connect_refused, NULL);
-	ADD("not-a-socket/file", test_not_a_socket, NULL);
-	ADD("not-a-socket/directory", test_not_a_socket, GINT_TO_POINTER(1));
+	ADD("not-a-socket/file", test_not_a_socket,
+	    GINT_TO_POINTER(PLANT_FILE));
+	ADD("not-a-socket/directory", test_not_a_socket,
+	    GINT_TO_POINTER(PLANT_DIRECTORY));
+	ADD("not-a-socket/symlink", test_not_a_socket,
+	    GINT_TO_POINTER(PLANT_SYMLINK));
+	ADD("lock-symlink", test_lock_symlink, NULL);
 	ADD("service-and-client", test_service_and_client, NULL);
 
 #undef ADD
