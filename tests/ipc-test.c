@@ -453,21 +453,52 @@ static void wait_ready(int fd, short events)
 	g_assert_cmpint(ret, ==, 1);
 }
 
+/*
+ * TRUE when a read or write that returned @n must be tried again: it was
+ * interrupted, or @fd (made non-blocking by the library) was not ready, in
+ * which case this first waits for @events.
+ */
+static gboolean must_retry(int fd, ssize_t n, short events)
+{
+	if (n >= 0)
+		return FALSE;
+	if (errno == EINTR)
+		return TRUE;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return FALSE;
+	wait_ready(fd, events);
+	return TRUE;
+}
+
+static ssize_t read_some(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = read(fd, buf, len);
+	} while (must_retry(fd, n, POLLIN));
+	return n;
+}
+
+static ssize_t write_some(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, buf, len);
+	} while (must_retry(fd, n, POLLOUT));
+	return n;
+}
+
 void ipc_test_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = write_some(fd, p, len);
 
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			wait_ready(fd, POLLOUT);
-			continue;
-		}
 		g_assert_no_errno(n);
 		p += n;
 		len -= n;
@@ -488,14 +519,8 @@ void ipc_test_read_all(int fd, void *buf, size_t len)
 	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = read_some(fd, p, len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			wait_ready(fd, POLLIN);
-			continue;
-		}
 		g_assert_no_errno(n);
 		if (n == 0)
 			g_test_message("unexpected EOF on fd %d, %zu bytes "
@@ -521,18 +546,8 @@ gsize ipc_test_read_frame(int fd, GByteArray *out)
 void ipc_test_assert_eof(int fd)
 {
 	char byte;
-	ssize_t n;
+	ssize_t n = read_some(fd, &byte, 1);
 
-	for (;;) {
-		n = read(fd, &byte, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			wait_ready(fd, POLLIN);
-			continue;
-		}
-		break;
-	}
 	/* A reset connection counts as closed too. */
 	if (n < 0 && errno == ECONNRESET)
 		n = 0;

@@ -57,6 +57,11 @@ struct ipc_test_fixture {
 	GPtrArray *leftovers;
 };
 
+/** g_test_add() of a test using struct ipc_test_fixture. */
+#define IPC_TEST_ADD(path, func, data)                                 \
+	g_test_add(path, struct ipc_test_fixture, data, ipc_test_setup, \
+		   func, ipc_test_teardown)
+
 /**
  * Makes the run directory, sets IPC_RUNDIR, re-arms the alarm, records the
  * fd count and initialises f->ctx (asserting success).

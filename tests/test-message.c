@@ -39,6 +39,16 @@ static void peer_connect(void *ctx, int service, struct peer *p)
 	p->fd = ipc_test_accept(ctx, service, &p->index);
 }
 
+/* The fixture's context starts service NAME and accepts a raw client into
+ * @p; returns the service's fd. */
+static int service_with_peer(struct ipc_test_fixture *f, struct peer *p)
+{
+	int service = ipc_test_service_init(f->ctx, NAME);
+
+	peer_connect(f->ctx, service, p);
+	return service;
+}
+
 static void expect_rx(void *ctx, const struct peer *p, const void *data,
 		      size_t len)
 {
@@ -323,11 +333,10 @@ static void expect_nothing_pending(void *ctx, const struct peer *p)
 
 static void test_tx_events(struct ipc_test_fixture *f, gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	struct peer p;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	schedule_series(f->ctx, &p);
 	for (guint i = 0; i < SERIES; i++)
 		expect_tx(f->ctx, &p);
@@ -340,11 +349,10 @@ static void test_tx_events(struct ipc_test_fixture *f, gconstpointer data)
 static void test_write_after_schedule(struct ipc_test_fixture *f,
 				      gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	struct peer p;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	schedule_series(f->ctx, &p);
 	g_assert_cmpint(ipc_write(f->ctx, p.fd, "last", 4), ==, 0);
 	read_series(&p);
@@ -359,12 +367,11 @@ static void test_write_after_schedule(struct ipc_test_fixture *f,
 static void test_schedule_copies(struct ipc_test_fixture *f,
 				 gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	char buf[] = "original";
 	struct peer p;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	g_assert_cmpint(ipc_schedule(f->ctx, p.fd, buf, 8), ==, 0);
 	memcpy(buf, "changed!", 8);
 	expect_tx(f->ctx, &p);
@@ -466,12 +473,11 @@ static void test_split_frames(struct ipc_test_fixture *f, gconstpointer data)
 static void test_coalesced_frames(struct ipc_test_fixture *f,
 				  gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	g_autoptr(GByteArray) stream = g_byte_array_new();
 	char buf[97];
 	struct peer p;
 
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	for (guint i = 0; i < COALESCED; i++) {
 		fill_numbered(buf, i % 97, i);
 		ipc_test_append_frame(stream, buf, i % 97);
@@ -497,12 +503,11 @@ static void test_coalesced_frames(struct ipc_test_fixture *f,
 static void test_zero_length_raw(struct ipc_test_fixture *f,
 				 gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	struct peer p;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	ipc_test_write_frame(p.raw, NULL, 0);
 	ipc_test_write_frame(p.raw, NULL, 0);
 	expect_rx(f->ctx, &p, NULL, 0);
@@ -524,12 +529,11 @@ static void test_zero_length_raw(struct ipc_test_fixture *f,
 static void test_closed_mid_message(struct ipc_test_fixture *f,
 				    gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	g_autoptr(GByteArray) stream = g_byte_array_new();
 	char half[100];
 	struct peer p;
 
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	fill_numbered(half, sizeof(half), 9);
 	ipc_test_append_frame(stream, "one", 3);
 	ipc_test_append_frame(stream, "two", 3);
@@ -712,11 +716,10 @@ static void expect_too_small_read(void *ctx, const struct peer *p,
 static void test_small_buffer_event(struct ipc_test_fixture *f,
 				    gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	struct peer p;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	send_two(&p);
 	/* The peer is gone too: both messages still come before that. */
 	close(p.raw);
@@ -733,11 +736,10 @@ static void test_small_buffer_event(struct ipc_test_fixture *f,
 static void test_small_buffer_read(struct ipc_test_fixture *f,
 				   gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	struct peer p;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service_with_peer(f, &p);
 	send_two(&p);
 	expect_too_small_read(f->ctx, &p, 5, TRUE);
 	expect_too_small_read(f->ctx, &p, 0, FALSE);
@@ -755,13 +757,13 @@ static void test_small_buffer_read(struct ipc_test_fixture *f,
 static void test_message_arguments(struct ipc_test_fixture *f,
 				   gconstpointer data)
 {
-	int service = ipc_test_service_init(f->ctx, NAME);
 	char buf[4];
 	size_t len = sizeof(buf);
 	struct peer p;
+	int service;
 
 	(void)data;
-	peer_connect(f->ctx, service, &p);
+	service = service_with_peer(f, &p);
 	g_assert_cmpint(ipc_write(NULL, p.fd, "x", 1), ==, -EINVAL);
 	g_assert_cmpint(ipc_write(f->ctx, p.fd, NULL, 1), ==, -EINVAL);
 	g_assert_cmpint(ipc_write(f->ctx, service, "x", 1), ==, -EINVAL);
@@ -947,9 +949,8 @@ int main(int argc, char **argv)
 {
 	ipc_test_init(&argc, &argv);
 
-#define ADD(path, func, data)                                           \
-	g_test_add("/ipc/message/" path, struct ipc_test_fixture, data,  \
-		   ipc_test_setup, func, ipc_test_teardown)
+#define ADD(path, func, data) \
+	IPC_TEST_ADD("/ipc/message/" path, func, data)
 
 	ADD("connection-event", test_connection_event, NULL);
 	ADD("disconnection", test_disconnection, NULL);

@@ -403,45 +403,35 @@ static void second_instance_child(void *arg)
 	ipc_context_deinit(&ctx);
 }
 
-static void test_second_instance_process(struct ipc_test_fixture *f,
-					 gconstpointer data)
-{
-	int fd = ipc_test_service_init(f->ctx, NAME);
-	ino_t inode = socket_inode(f->rundir, NAME);
+enum second_kind { SECOND_PROCESS, SECOND_CONTEXT, SECOND_SAME_CONTEXT };
 
-	(void)data;
-	ipc_test_reap(ipc_test_fork(second_instance_child, NULL));
-	g_assert_cmpuint(socket_inode(f->rundir, NAME), ==, inode);
-	assert_service_files(f->rundir, NAME);
-	assert_service_works(f->ctx, fd, NAME);
-}
-
-/* Contexts share no state: a second context of the same process is a
- * second instance too. */
-static void test_second_instance_context(struct ipc_test_fixture *f,
-					 gconstpointer data)
-{
-	int fd = ipc_test_service_init(f->ctx, NAME);
-	ino_t inode = socket_inode(f->rundir, NAME);
-
-	(void)data;
-	second_instance_child(NULL);
-	g_assert_cmpuint(socket_inode(f->rundir, NAME), ==, inode);
-	assert_service_files(f->rundir, NAME);
-	assert_service_works(f->ctx, fd, NAME);
-}
-
-static void test_second_instance_same_context(struct ipc_test_fixture *f,
-					      gconstpointer data)
+/*
+ * A second instance of a live service is refused, from another process,
+ * another context of this process (contexts share no state) or the same
+ * context, and the first one keeps its socket and works on.
+ */
+static void test_second_instance(struct ipc_test_fixture *f,
+				 gconstpointer data)
 {
 	int fd = ipc_test_service_init(f->ctx, NAME);
 	ino_t inode = socket_inode(f->rundir, NAME);
 	int fd2 = -1;
 
-	(void)data;
-	g_assert_cmpint(ipc_service_init(f->ctx, &fd2, NAME, strlen(NAME)), ==,
-			-EADDRINUSE);
+	switch (GPOINTER_TO_INT(data)) {
+	case SECOND_PROCESS:
+		ipc_test_reap(ipc_test_fork(second_instance_child, NULL));
+		break;
+	case SECOND_CONTEXT:
+		second_instance_child(NULL);
+		break;
+	case SECOND_SAME_CONTEXT:
+		g_assert_cmpint(ipc_service_init(f->ctx, &fd2, NAME,
+						 strlen(NAME)), ==,
+				-EADDRINUSE);
+		break;
+	}
 	g_assert_cmpuint(socket_inode(f->rundir, NAME), ==, inode);
+	assert_service_files(f->rundir, NAME);
 	assert_service_works(f->ctx, fd, NAME);
 }
 
@@ -733,9 +723,8 @@ int main(int argc, char **argv)
 {
 	ipc_test_init(&argc, &argv);
 
-#define ADD(path, func, data)                                           \
-	g_test_add("/ipc/service/" path, struct ipc_test_fixture, data,  \
-		   ipc_test_setup, func, ipc_test_teardown)
+#define ADD(path, func, data) \
+	IPC_TEST_ADD("/ipc/service/" path, func, data)
 
 	ADD("socket-and-lock", test_socket_and_lock, NULL);
 	ADD("rundir/created", test_rundir_created, NULL);
@@ -754,10 +743,12 @@ int main(int argc, char **argv)
 	ADD("name/too-long", test_name_too_long, NULL);
 	ADD("name/not-terminated", test_name_not_terminated, NULL);
 	ADD("null-arguments", test_null_arguments, NULL);
-	ADD("second-instance/process", test_second_instance_process, NULL);
-	ADD("second-instance/context", test_second_instance_context, NULL);
-	ADD("second-instance/same-context", test_second_instance_same_context,
-	    NULL);
+	ADD("second-instance/process", test_second_instance,
+	    GINT_TO_POINTER(SECOND_PROCESS));
+	ADD("second-instance/context", test_second_instance,
+	    GINT_TO_POINTER(SECOND_CONTEXT));
+	ADD("second-instance/same-context", test_second_instance,
+	    GINT_TO_POINTER(SECOND_SAME_CONTEXT));
 	ADD("stale-socket/exited", test_stale_socket,
 	    GINT_TO_POINTER(STALE_EXITED));
 	ADD("stale-socket/killed", test_stale_socket,
