@@ -750,6 +750,46 @@ static void test_small_buffer_read(struct ipc_test_fixture *f,
 	peer_hangup(f->ctx, &p);
 }
 
+#define FIRST_UPPER "THE FIRST MESSAGE"
+
+/*
+ * Two peers have a message each.  The message refused for a small buffer
+ * is the one the next call returns, whatever else is ready; with @data its
+ * connection is closed instead, and nothing of it comes back.
+ */
+static void test_small_buffer_two_peers(struct ipc_test_fixture *f,
+					gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	struct peer peers[2];
+	int service = service_with_peer(f, &peers[0]);
+	struct peer *held, *other;
+
+	peer_connect(f->ctx, service, &peers[1]);
+	ipc_test_write_frame(peers[0].raw, FIRST, strlen(FIRST));
+	ipc_test_write_frame(peers[1].raw, FIRST_UPPER, strlen(FIRST_UPPER));
+	g_assert_cmpint(ipc_test_wait_raw(f->ctx, &ev, 5), ==, -EMSGSIZE);
+	g_assert_cmpuint(ev.len, ==, strlen(FIRST));
+	held = ev.fd == peers[0].fd ? &peers[0] : &peers[1];
+	other = held == &peers[0] ? &peers[1] : &peers[0];
+	g_assert_cmpint(ev.fd, ==, held->fd);
+	g_assert_cmpuint(ev.index, ==, held->index);
+	if (data) {
+		g_assert_cmpint(ipc_close_fd(f->ctx, held->fd), ==, 0);
+		ipc_test_assert_eof(held->raw);
+	} else {
+		expect_rx(f->ctx, held, held == &peers[0] ? FIRST : FIRST_UPPER,
+			  strlen(FIRST));
+	}
+	expect_rx(f->ctx, other, other == &peers[0] ? FIRST : FIRST_UPPER,
+		  strlen(FIRST));
+	if (data)
+		close(held->raw);
+	else
+		peer_hangup(f->ctx, held);
+	peer_hangup(f->ctx, other);
+}
+
 /* ------------------------------------------------------------------ */
 /* Arguments                                                            */
 /* ------------------------------------------------------------------ */
@@ -901,6 +941,8 @@ static void test_sigpipe(struct ipc_test_fixture *f, gconstpointer data)
 	g_assert_no_errno(sigaction(SIGPIPE, NULL, &sa));
 	g_assert_true(sa.sa_handler == SIG_DFL);
 	peer_connect(f->ctx, service, &p);
+	/* Its last words must still be delivered, before the DISCONNECTION. */
+	ipc_test_write_frame(p.raw, "last words", 10);
 	close(p.raw);
 	if (GPOINTER_TO_INT(data) == SIGPIPE_WRITE) {
 		g_assert_cmpint(ipc_write(f->ctx, p.fd, "x", 1), ==, -EPIPE);
@@ -915,6 +957,7 @@ static void test_sigpipe(struct ipc_test_fixture *f, gconstpointer data)
 		ret = ipc_schedule(f->ctx, p.fd, "y", 1);
 		g_assert_true(ret == 0 || ret == -EPIPE);
 	}
+	expect_rx(f->ctx, &p, "last words", 10);
 	expect_disconnection(f->ctx, &p);
 }
 
@@ -981,6 +1024,9 @@ int main(int argc, char **argv)
 	ADD("limit/arguments", test_limit_arguments, NULL);
 	ADD("small-buffer/wait-event", test_small_buffer_event, NULL);
 	ADD("small-buffer/read", test_small_buffer_read, NULL);
+	ADD("small-buffer/two-peers", test_small_buffer_two_peers, NULL);
+	ADD("small-buffer/closed-while-held", test_small_buffer_two_peers,
+	    GINT_TO_POINTER(1));
 	ADD("arguments", test_message_arguments, NULL);
 	ADD("backpressure/all", test_backpressure,
 	    GUINT_TO_POINTER(FLOOD_COUNT));
