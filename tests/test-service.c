@@ -214,11 +214,15 @@ static void test_rundir_symlink(struct ipc_test_fixture *f,
 {
 	g_autofree char *target = ipc_test_path(f, "target");
 	g_autofree char *link = use_sub_rundir(f, "link");
+	g_autofree char *slashed = g_strconcat(link, "//", NULL);
 
 	(void)data;
 	ipc_test_expect_leftover(f, "target");
 	g_assert_no_errno(mkdir(target, 0700));
 	g_assert_no_errno(symlink(target, link));
+	assert_rundir_refused(f->ctx, -ELOOP);
+	/* A trailing slash would make the kernel follow the link. */
+	g_assert_true(g_setenv("IPC_RUNDIR", slashed, TRUE));
 	assert_rundir_refused(f->ctx, -ELOOP);
 	g_assert_cmpuint(count_entries(target), ==, 0);
 }
