@@ -189,32 +189,48 @@ static void test_close_flushes(struct ipc_test_fixture *f, gconstpointer data)
 	peer_hangup(f->ctx, &b);
 }
 
-/* The client side: a libipc client of a raw service. */
-static void test_client_side(struct ipc_test_fixture *f, gconstpointer data)
+/*
+ * The fixture's context connects to a raw listener standing in for the
+ * service; p->raw is the accepted end.  p->index stays unknown until an
+ * event names it: ipc_connect_service() does not return it.
+ */
+static void client_of_raw_service(struct ipc_test_fixture *f, struct peer *p)
 {
 	g_autofree char *path = ipc_test_path(f, NAME);
 	int listener = ipc_test_raw_listen(NAME);
+
+	p->fd = ipc_test_connect(f->ctx, NAME);
+	p->index = (size_t)-1;
+	p->raw = accept(listener, NULL, NULL);
+	g_assert_no_errno(p->raw);
+	close(listener);
+	g_assert_no_errno(unlink(path));
+}
+
+/* The raw service sends @data; the client learns its index from it. */
+static void expect_first_rx(void *ctx, struct peer *p, const void *data,
+			    size_t len)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+
+	ipc_test_wait_for(ctx, MESSAGE_RX, &ev);
+	g_assert_cmpuint(ev.index, !=, (size_t)-1);
+	p->index = ev.index;
+	ipc_test_assert_message(&ev, p->index, p->fd, data, len);
+}
+
+/* The client side: a libipc client of a raw service. */
+static void test_client_side(struct ipc_test_fixture *f, gconstpointer data)
+{
 	struct peer p;
 
 	(void)data;
-	p.fd = ipc_test_connect(f->ctx, NAME);
+	client_of_raw_service(f, &p);
 	assert_nonblock_cloexec(p.fd);
-	p.raw = accept(listener, NULL, NULL);
-	g_assert_no_errno(p.raw);
-	close(listener);
-	g_assert_no_errno(unlink(path));
-
 	g_assert_cmpint(ipc_write(f->ctx, p.fd, "hello", 5), ==, 0);
 	expect_frame(&p, "hello", 5);
 	ipc_test_write_frame(p.raw, "world", 5);
-	{
-		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-
-		ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
-		g_assert_cmpint(ev.fd, ==, p.fd);
-		g_assert_cmpmem(ev.data, ev.len, "world", 5);
-		p.index = ev.index;
-	}
+	expect_first_rx(f->ctx, &p, "world", 5);
 	/* The service goes away: the client gets its DISCONNECTION. */
 	peer_hangup(f->ctx, &p);
 }
@@ -965,27 +981,15 @@ static void test_sigpipe(struct ipc_test_fixture *f, gconstpointer data)
 static void test_sigpipe_client(struct ipc_test_fixture *f,
 				gconstpointer data)
 {
-	g_autofree char *path = ipc_test_path(f, NAME);
-	int listener = ipc_test_raw_listen(NAME);
 	struct peer p;
-	int ret;
 
 	(void)data;
-	p.fd = ipc_test_connect(f->ctx, NAME);
-	p.raw = accept(listener, NULL, NULL);
-	g_assert_no_errno(p.raw);
-	close(listener);
-	g_assert_no_errno(unlink(path));
+	client_of_raw_service(f, &p);
+	ipc_test_write_frame(p.raw, "last words", 10);
 	close(p.raw);
-	ret = ipc_write(f->ctx, p.fd, "x", 1);
-	g_assert_cmpint(ret, ==, -EPIPE);
-	{
-		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-
-		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
-		g_assert_cmpint(ev.fd, ==, p.fd);
-	}
-	ipc_test_assert_fd_closed(p.fd);
+	g_assert_cmpint(ipc_write(f->ctx, p.fd, "x", 1), ==, -EPIPE);
+	expect_first_rx(f->ctx, &p, "last words", 10);
+	expect_disconnection(f->ctx, &p);
 }
 
 int main(int argc, char **argv)
