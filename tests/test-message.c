@@ -268,9 +268,9 @@ static void echo_client(void *arg)
 
 /* The service echoes every message with ipc_schedule(): one MESSAGE_TX
  * per echo, each after its MESSAGE_RX, all before the DISCONNECTION. */
-static void echo_service(struct ipc_test_fixture *f,
-			 const struct echo_plan *plan)
+static void test_echo(struct ipc_test_fixture *f, gconstpointer data)
 {
+	const struct echo_plan *plan = data;
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	int service = ipc_test_service_init(f->ctx, NAME);
 	pid_t pid = ipc_test_fork(echo_client, (void *)plan);
@@ -300,11 +300,6 @@ static void echo_service(struct ipc_test_fixture *f,
 	g_assert_cmpuint(tx, ==, plan->count);
 	ipc_test_assert_fd_closed(p.fd);
 	ipc_test_reap(pid);
-}
-
-static void test_echo(struct ipc_test_fixture *f, gconstpointer data)
-{
-	echo_service(f, data);
 }
 
 static const struct echo_plan echo_small = { 10, 1000 };
