@@ -31,32 +31,31 @@ static int pending_bytes(int fd)
 	return n;
 }
 
-/* The next event is EXTERNAL on @fd, and the library read nothing: all
- * @pending bytes are still there. */
-static void expect_external(void *ctx, int fd, int pending)
+/* The next event is @type on @fd, with no new fd and no payload. */
+static void expect_fd_event(void *ctx, char type, int fd)
 {
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 
 	ipc_test_next_event(ctx, &ev);
 	g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
-			ipc_test_event_name(EXTERNAL));
+			ipc_test_event_name(type));
 	g_assert_cmpint(ev.fd, ==, fd);
 	g_assert_cmpint(ev.newfd, ==, -1);
 	g_assert_cmpuint(ev.len, ==, 0);
+}
+
+/* The next event is EXTERNAL on @fd, and the library read nothing: all
+ * @pending bytes are still there. */
+static void expect_external(void *ctx, int fd, int pending)
+{
+	expect_fd_event(ctx, EXTERNAL, fd);
 	g_assert_cmpint(pending_bytes(fd), ==, pending);
 }
 
 /* The next event is the DISCONNECTION of @fd, which the library closed. */
 static void expect_hangup(void *ctx, int fd)
 {
-	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-
-	ipc_test_next_event(ctx, &ev);
-	g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
-			ipc_test_event_name(DISCONNECTION));
-	g_assert_cmpint(ev.fd, ==, fd);
-	g_assert_cmpint(ev.newfd, ==, -1);
-	g_assert_cmpuint(ev.len, ==, 0);
+	expect_fd_event(ctx, DISCONNECTION, fd);
 	ipc_test_assert_fd_closed(fd);
 	g_assert_cmpint(ipc_close_fd(ctx, fd), ==, -EBADF);
 }
@@ -69,69 +68,66 @@ static void read_pipe_text(int fd)
 	g_assert_cmpmem(buf, PIPE_TEXT_LEN, pipe_text, PIPE_TEXT_LEN);
 }
 
-/* A pipe whose read end the context watches; the flags of that end must
- * be left as they were. */
-static void add_pipe(void *ctx, int p[2])
+/* A pipe (or a socketpair) whose first fd the context watches; the flags
+ * of that fd must be left as they were. */
+static void add_watched(void *ctx, int fds[2], gboolean socket)
 {
 	int flags;
 
-	g_assert_no_errno(pipe(p));
-	flags = fcntl(p[0], F_GETFL);
-	g_assert_cmpint(ipc_add_external(ctx, p[0]), ==, 0);
-	g_assert_cmpint(fcntl(p[0], F_GETFL), ==, flags);
+	if (socket)
+		g_assert_no_errno(socketpair(AF_UNIX,
+					     SOCK_STREAM | SOCK_CLOEXEC, 0,
+					     fds));
+	else
+		g_assert_no_errno(pipe(fds));
+	flags = fcntl(fds[0], F_GETFL);
+	g_assert_cmpint(ipc_add_external(ctx, fds[0]), ==, 0);
+	g_assert_cmpint(fcntl(fds[0], F_GETFL), ==, flags);
+}
+
+static void add_pipe(void *ctx, int p[2])
+{
+	add_watched(ctx, p, FALSE);
 }
 
 /* ------------------------------------------------------------------ */
 /* Reading and hanging up                                               */
 /* ------------------------------------------------------------------ */
 
-/* Bytes written to the pipe: EXTERNAL (twice when nobody reads them:
- * readable is readable), then the test reads them all itself; closing the
- * write end gives DISCONNECTION and the library closes the read end. */
-static void test_readable(Fixture *f, gconstpointer data)
-{
-	int p[2];
+struct hangup_case {
+	gboolean socket;	/* a socketpair, else a pipe */
+	gboolean early_close;	/* the writer leaves before the reading */
+};
 
-	(void)data;
-	add_pipe(f->ctx, p);
-	ipc_test_write_all(p[1], pipe_text, PIPE_TEXT_LEN);
-	expect_external(f->ctx, p[0], PIPE_TEXT_LEN);
-	expect_external(f->ctx, p[0], PIPE_TEXT_LEN);
-	read_pipe_text(p[0]);
-	close(p[1]);
-	expect_hangup(f->ctx, p[0]);
+/*
+ * Bytes written to the fd: EXTERNAL, and the library read nothing; while
+ * the writer stays, EXTERNAL again when nobody read them (readable is
+ * readable).  The test reads them all itself.  A writer that left before
+ * gives its DISCONNECTION only once nothing is left to read; then the
+ * library has closed the fd.
+ */
+static void test_read_then_hangup(Fixture *f, gconstpointer data)
+{
+	const struct hangup_case *hc = data;
+	int fds[2];
+
+	add_watched(f->ctx, fds, hc->socket);
+	ipc_test_write_all(fds[1], pipe_text, PIPE_TEXT_LEN);
+	if (hc->early_close)
+		close(fds[1]);
+	expect_external(f->ctx, fds[0], PIPE_TEXT_LEN);
+	if (!hc->early_close)
+		expect_external(f->ctx, fds[0], PIPE_TEXT_LEN);
+	read_pipe_text(fds[0]);
+	if (!hc->early_close)
+		close(fds[1]);
+	expect_hangup(f->ctx, fds[0]);
 }
 
-/* The writer wrote and left: the bytes still come first as EXTERNAL, the
- * DISCONNECTION only once nothing is left to read. */
-static void test_hangup_after_data(Fixture *f, gconstpointer data)
-{
-	int p[2];
-
-	(void)data;
-	add_pipe(f->ctx, p);
-	ipc_test_write_all(p[1], pipe_text, PIPE_TEXT_LEN);
-	close(p[1]);
-	expect_external(f->ctx, p[0], PIPE_TEXT_LEN);
-	read_pipe_text(p[0]);
-	expect_hangup(f->ctx, p[0]);
-}
-
-/* A socket as external: the peer's close is a hangup too. */
-static void test_socket_hangup(Fixture *f, gconstpointer data)
-{
-	int sp[2];
-
-	(void)data;
-	g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-				     sp));
-	g_assert_cmpint(ipc_add_external(f->ctx, sp[0]), ==, 0);
-	ipc_test_write_all(sp[1], pipe_text, PIPE_TEXT_LEN);
-	expect_external(f->ctx, sp[0], PIPE_TEXT_LEN);
-	read_pipe_text(sp[0]);
-	close(sp[1]);
-	expect_hangup(f->ctx, sp[0]);
-}
+static const struct hangup_case pipe_late = { FALSE, FALSE };
+static const struct hangup_case pipe_early = { FALSE, TRUE };
+static const struct hangup_case socket_late = { TRUE, FALSE };
+static const struct hangup_case socket_early = { TRUE, TRUE };
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -237,14 +233,18 @@ int main(int argc, char **argv)
 {
 	ipc_test_init(&argc, &argv);
 
-#define ADD(path, func) \
-	g_test_add(path, Fixture, NULL, ipc_test_setup, func, ipc_test_teardown)
-	ADD("/ipc/external/readable", test_readable);
-	ADD("/ipc/external/hangup-after-data", test_hangup_after_data);
-	ADD("/ipc/external/socket-hangup", test_socket_hangup);
-	ADD("/ipc/external/errors", test_errors);
-	ADD("/ipc/external/with-service", test_with_service);
-	ADD("/ipc/external/deinit-closes", test_deinit_closes);
+#define ADD(path, data, func) \
+	g_test_add(path, Fixture, data, ipc_test_setup, func, ipc_test_teardown)
+	ADD("/ipc/external/pipe-readable", &pipe_late, test_read_then_hangup);
+	ADD("/ipc/external/pipe-hangup-after-data", &pipe_early,
+	    test_read_then_hangup);
+	ADD("/ipc/external/socket-readable", &socket_late,
+	    test_read_then_hangup);
+	ADD("/ipc/external/socket-hangup-after-data", &socket_early,
+	    test_read_then_hangup);
+	ADD("/ipc/external/errors", NULL, test_errors);
+	ADD("/ipc/external/with-service", NULL, test_with_service);
+	ADD("/ipc/external/deinit-closes", NULL, test_deinit_closes);
 #undef ADD
 
 	return g_test_run();

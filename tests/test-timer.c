@@ -268,8 +268,7 @@ static void test_off_blocks(Fixture *f, gconstpointer data)
 
 	g_assert_cmpint(read(p[0], &byte, 1), ==, 1);
 	g_assert_cmpint(byte, ==, '!');
-	g_assert_cmpint(ipc_close_fd(f->ctx, p[0]), ==, 0);
-	ipc_test_assert_fd_closed(p[0]);
+	/* The context owns the read end: it closes it with the rest. */
 	close(p[1]);
 }
 
