@@ -155,7 +155,9 @@ int ipc_context_max_message_size(void *ctx, size_t size);
  * @param[in] service_name_len  Its length in bytes.
  * @return 0 on success; nothing is created on failure.
  * @retval -EINVAL       NULL argument or invalid service name.
- * @retval -ENAMETOOLONG The socket path does not fit in sun_path.
+ * @retval -ENAMETOOLONG The socket path <rundir>/<name> and its
+ *                       terminating NUL do not fit in sun_path (108
+ *                       bytes on Linux).
  * @retval -EADDRINUSE   A live instance of the service holds the lock.
  * @retval -ELOOP        The run directory is a symbolic link.
  * @retval -ENOTDIR      The run directory is not a directory.
@@ -213,8 +215,10 @@ int ipc_connect_service(void *ctx, int *servicefd, const char *service_name,
  *                   service, an external or a switched fd.
  * @retval -EBADF    @p servicefd is not held by the context.
  * @retval -EMSGSIZE @p mlen exceeds the context's maximum message size.
- * @retval -EPIPE    The peer went away; the connection's DISCONNECTION
- *                   event follows from ipc_wait_event().
+ * @retval -EPIPE    The peer went away (or stopped reading: shut its
+ *                   reading side down); what it sent before is still
+ *                   delivered, then the connection's DISCONNECTION event
+ *                   follows from ipc_wait_event().
  */
 int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
 
@@ -234,7 +238,8 @@ int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
  * @retval -EINVAL   As for ipc_write().
  * @retval -EBADF    @p servicefd is not held by the context.
  * @retval -EMSGSIZE @p mlen exceeds the context's maximum message size.
- * @retval -EPIPE    The connection is already closing.
+ * @retval -EPIPE    The connection is already closing (its peer went
+ *                   away or a write to it failed).
  * @retval -ENOMEM   Out of memory; nothing was queued.
  */
 int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
@@ -254,8 +259,9 @@ int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
  *                        @p *buflen is 0).
  * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
  * @return 0 on success.
- * @retval -EINVAL     NULL @p ctx or @p buflen, or @p fd is not a
- *                     connection (service, external or switched fd).
+ * @retval -EINVAL     NULL @p ctx or @p buflen, NULL @p buffer with a
+ *                     non-zero @p *buflen, or @p fd is not a connection
+ *                     (service, external or switched fd).
  * @retval -EBADF      @p fd is not held by the context.
  * @retval -EMSGSIZE   @p buffer is too small; @p *buflen is the size
  *                     needed and the message is kept.
@@ -291,8 +297,9 @@ int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
  *   is copied into @p buffer and @p *buflen set to its length.
  * - MESSAGE_TX: a message queued with ipc_schedule() to @p originfd has
  *   been written whole (one event per message, in order).
- * - DISCONNECTION: the peer went away, or sent a length above the maximum
- *   message size, or the other side of its switch closed.  The library
+ * - DISCONNECTION: the peer went away (or stopped reading, so that a write
+ *   failed), or sent a length above the maximum message size, or the
+ *   other side of its switch closed.  The library
  *   has closed the fd and dropped what was still queued for it; messages
  *   received whole before it are all delivered first.
  * - TIMER: the period set with ipc_context_timer() elapsed; @p originfd

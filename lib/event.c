@@ -85,7 +85,8 @@ static int step_read(struct ipc_ctx *ctx, struct ipc_conn *c)
 		c->revents |= IPC_EV_IN;
 		return -ENOMEM;
 	}
-	if (n == 0 || (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK))
+	if (n == 0 || (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) ||
+	    (n < 0 && (c->flags & IPC_F_BROKEN)))
 		c->flags |= IPC_F_EOF;
 	return 0;
 }
@@ -114,8 +115,8 @@ static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
 		ret = step_frames(ctx, c, ev);
 		if (ret)
 			return ret;
-		if ((c->revents & (IPC_EV_IN | IPC_EV_HUP)) &&
-		    !(c->flags & IPC_F_EOF)) {
+		if (((c->revents & (IPC_EV_IN | IPC_EV_HUP)) ||
+		     (c->flags & IPC_F_BROKEN)) && !(c->flags & IPC_F_EOF)) {
 			ret = step_read(ctx, c);
 			if (ret < 0)
 				return ret;
@@ -148,7 +149,8 @@ static int step(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 
 	if (c->kind == IPC_KIND_SERVICE)
 		return ipc__accept(ctx, slot, ev);
-	if (c->kind == IPC_KIND_EXTERNAL && !(c->flags & IPC_F_SWITCHED))
+	if (c->kind == IPC_KIND_EXTERNAL &&
+	    !(c->flags & (IPC_F_SWITCHED | IPC_F_CLOSING)))
 		return step_external(ctx, c, ev);
 	return step_stream(ctx, c, ev);
 }

@@ -55,6 +55,7 @@ enum ipc_conn_flag {
 	IPC_F_POLLOUT = 1 << 5,	 /* the backend watches for writability */
 	IPC_F_SOCKET = 1 << 6,	 /* send(MSG_NOSIGNAL) works on it */
 	IPC_F_PAUSED = 1 << 7,	 /* listener paused after EMFILE */
+	IPC_F_BROKEN = 1 << 8,	 /* a write failed: read what is left, close */
 };
 
 /* Readiness, as the backends report it. */

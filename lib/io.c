@@ -216,13 +216,15 @@ static int write_out(struct ipc_ctx *ctx, struct ipc_conn *c)
 
 /*
  * The peer cannot take more bytes: drop what is queued, and read what it
- * sent before it went; the read ends in DISCONNECTION.
+ * sent before it went (up to the first read that would block, as a peer
+ * that only shut down its reading side may never close); DISCONNECTION
+ * follows.
  */
 static void write_failed(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	c->out_sent = 0;
 	ipc__buf_drop(ctx, &c->out);
-	c->revents |= IPC_EV_IN;
+	c->flags |= IPC_F_BROKEN;
 }
 
 static void set_pollout(struct ipc_ctx *ctx, struct ipc_conn *c, bool on)
@@ -241,7 +243,7 @@ int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c)
 	if (ret < 0 && ret != -EAGAIN)
 		write_failed(ctx, c);
 	set_pollout(ctx, c, ret == -EAGAIN);
-	if (c->tx_pending || (c->revents & IPC_EV_IN))
+	if (c->tx_pending || (c->flags & IPC_F_BROKEN))
 		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
 	return ret;
 }
@@ -298,7 +300,7 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 		ret = message_check(ctx, mcontent, mlen);
 	if (ret < 0)
 		return ret;
-	if (c->flags & IPC_F_EOF)
+	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
 		return -EPIPE;
 	ret = ipc__frame_queue(ctx, c, mcontent, mlen);
 	if (ret < 0)
@@ -380,7 +382,7 @@ IPC_EXPORT int ipc_write(void *ctx_, int servicefd, const char *mcontent,
 		ret = message_check(ctx, mcontent, mlen);
 	if (ret < 0)
 		return ret;
-	if (c->flags & IPC_F_EOF)
+	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
 		return -EPIPE;
 	be32_put(header, (uint32_t)mlen);
 	ret = drain_queue(ctx, c);
@@ -435,7 +437,8 @@ static int read_message(struct ipc_ctx *ctx, struct ipc_conn *c,
 		if (c->flags & IPC_F_EOF)
 			return -ECONNRESET;
 		n = ipc__fill(ctx, c);
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
+		if ((n == -EAGAIN || n == -EWOULDBLOCK) &&
+		    !(c->flags & IPC_F_BROKEN))
 			wait_fd(c->fd, POLLIN);
 		else if (n == -ENOMEM)
 			return -ENOMEM;
