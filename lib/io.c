@@ -146,8 +146,13 @@ int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
 
 void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
 {
-	c->in.off += IPC_HEADER + len;
-	ipc__buf_release(ctx, &c->in);
+	struct ipc_buf *b = &c->in;
+
+	b->off += IPC_HEADER + len;
+	/* A buffer grown for large frames stays while the next is large. */
+	if (b->len > b->off && b->len - b->off + frame_missing(b) > IPC_CHUNK)
+		return;
+	ipc__buf_release(ctx, b);
 }
 
 int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
@@ -288,6 +293,57 @@ static int message_check(struct ipc_ctx *ctx, const char *mcontent,
 	return 0;
 }
 
+/*
+ * A large message to a connection with nothing queued leaves straight from
+ * the caller's buffer; only what the socket did not take is copied into
+ * the queue.  If that copy cannot be made, the frame is already cut: the
+ * connection is dropped as for a failed write.
+ */
+static int schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
+			   const char *payload, size_t len)
+{
+	char header[IPC_HEADER];
+	struct iovec iov[2] = {
+		{ .iov_base = header, .iov_len = IPC_HEADER },
+		{ .iov_base = (char *)payload, .iov_len = len },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct ipc_buf *b = &c->out;
+	size_t skip;
+	ssize_t n;
+
+	be32_put(header, (uint32_t)len);
+	do {
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		goto failed;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n == IPC_HEADER + len) {
+		c->tx_pending++;
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+		return 0;
+	}
+	if (ipc__buf_reserve(ctx, b, IPC_HEADER + len) < 0) {
+		write_failed(ctx, c);
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+		return -ENOMEM;
+	}
+	/* The bytes already sent are accounted for but never copied. */
+	skip = (size_t)n > IPC_HEADER ? (size_t)n - IPC_HEADER : 0;
+	memcpy(b->data + b->len, header, IPC_HEADER);
+	memcpy(b->data + b->len + IPC_HEADER + skip, payload + skip, len - skip);
+	b->len += IPC_HEADER + len;
+	c->out_sent = (size_t)n;
+	set_pollout(ctx, c, true);
+	return 0;
+failed:
+	write_failed(ctx, c);
+	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return 0;
+}
+
 IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 			    size_t mlen)
 {
@@ -302,6 +358,9 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 		return ret;
 	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
 		return -EPIPE;
+	if (mlen >= IPC_CHUNK && c->out.len == c->out.off &&
+	    !(c->flags & IPC_F_POLLOUT))
+		return schedule_direct(ctx, c, mcontent, mlen);
 	ret = ipc__frame_queue(ctx, c, mcontent, mlen);
 	if (ret < 0)
 		return ret;
