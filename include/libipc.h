@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,12 @@ extern "C" {
 
 /** Default largest payload a context sends or accepts: 16 MiB. */
 #define IPC_MAX_MESSAGE_SIZE_DEFAULT (16u * 1024 * 1024)
+
+/** Default queued bytes per connection above which it is not read. */
+#define IPC_QUEUE_HIGH_WATER_DEFAULT (4u * 1024 * 1024)
+
+/** Default queued bytes per connection above which ipc_schedule() refuses. */
+#define IPC_QUEUE_MAX_DEFAULT (64u * 1024 * 1024)
 
 /** Run directory used when $IPC_RUNDIR is not set. */
 #define IPC_RUNDIR_DEFAULT "/tmp/.libipc-run"
@@ -131,6 +138,29 @@ void ipc_context_timer(void *ctx, int timer);
  * @retval -EINVAL @p ctx is NULL, or @p size is 0 or above UINT32_MAX.
  */
 int ipc_context_max_message_size(void *ctx, size_t size);
+
+/**
+ * @brief Bound what is queued for each connection (backpressure).
+ *
+ * While more than @p high_water bytes wait in a connection's outgoing
+ * queue, the library reads nothing more from that connection (nor from
+ * the other side of its switch, for a switched fd): a peer that sends
+ * without reading the answers cannot grow the context's memory, and
+ * nothing is dropped.  Reading resumes once the queue is back at or below
+ * @p high_water.  Messages already read are still delivered.
+ * ipc_schedule() refuses a message that would take a queue above @p max
+ * with -ENOBUFS and queues nothing, so the caller decides what to do.
+ * The defaults are #IPC_QUEUE_HIGH_WATER_DEFAULT and
+ * #IPC_QUEUE_MAX_DEFAULT.
+ *
+ * @param[in] ctx         The context.
+ * @param[in] high_water  Queued bytes above which a connection is not read.
+ * @param[in] max         Queued bytes above which ipc_schedule() refuses.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL, @p high_water is 0 or @p max is below
+ *                 @p high_water.
+ */
+int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
 
 /* ------------------------------------------------------------------ */
 /* Services and clients                                                 */
@@ -238,9 +268,14 @@ int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
  * @retval -EINVAL   As for ipc_write().
  * @retval -EBADF    @p servicefd is not held by the context.
  * @retval -EMSGSIZE @p mlen exceeds the context's maximum message size.
+ * @retval -ENOBUFS  The message would take the connection's queue above
+ *                   its maximum (see ipc_context_queue_limits()); nothing
+ *                   was queued.
  * @retval -EPIPE    The connection is already closing (its peer went
  *                   away or a write to it failed).
- * @retval -ENOMEM   Out of memory; nothing was queued.
+ * @retval -ENOMEM   Out of memory; nothing was queued (for a payload of
+ *                   64 KiB or more already partly sent, the connection
+ *                   cannot go on and reports DISCONNECTION).
  */
 int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
 		 size_t mlen);
@@ -382,6 +417,29 @@ int ipc_close(void *ctx, size_t index);
  * @retval -EINVAL @p ctx is NULL.
  */
 int ipc_close_all(void *ctx);
+
+/**
+ * @brief Who is at the other end of a connection.
+ *
+ * The credentials the kernel recorded for the peer when the connection
+ * was made (SO_PEERCRED), so a service can decide who may talk to it.
+ * Any of @p pid, @p uid, @p gid may be NULL.
+ *
+ * @param[in] ctx   The context.
+ * @param[in] fd    A connection of the context (client, connected service
+ *                  or external Unix socket).
+ * @param[out] pid  Receives the peer's process id.
+ * @param[out] uid  Receives the peer's user id.
+ * @param[out] gid  Receives the peer's group id.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL, or @p fd is a listening service or not
+ *                 a socket.
+ * @retval -EBADF  @p fd is not held by the context.
+ * @retval <0      Another negative errno from getsockopt(2), e.g.
+ *                 -ENOPROTOOPT for a socket that is not a Unix socket.
+ */
+int ipc_peer_credentials(void *ctx, int fd, pid_t *pid, uid_t *uid,
+			 gid_t *gid);
 
 /* ------------------------------------------------------------------ */
 /* External fds and switches                                            */

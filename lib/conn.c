@@ -81,7 +81,7 @@ static unsigned int watch_events(const struct ipc_conn *c)
 {
 	unsigned int events = IPC_EV_IN;
 
-	if (c->flags & (IPC_F_PAUSED | IPC_F_CLOSING))
+	if (c->flags & (IPC_F_PAUSED | IPC_F_CLOSING | IPC_F_THROTTLED))
 		events = 0;
 	if (c->flags & IPC_F_POLLOUT)
 		events |= IPC_EV_OUT;

@@ -22,6 +22,8 @@ IPC_EXPORT int ipc_context_init(void **ptr)
 	ctx->free_head = IPC_NONE;
 	ctx->held = IPC_NONE;
 	ctx->max_message = IPC_MAX_MESSAGE_SIZE_DEFAULT;
+	ctx->queue_high = IPC_QUEUE_HIGH_WATER_DEFAULT;
+	ctx->queue_max = IPC_QUEUE_MAX_DEFAULT;
 	ret = ipc__backend_init(ctx);
 	if (ret < 0) {
 		free(ctx);
@@ -57,6 +59,18 @@ IPC_EXPORT int ipc_context_max_message_size(void *ctx_, size_t size)
 	if (!ctx || !size || size > UINT32_MAX)
 		return -EINVAL;
 	ctx->max_message = size;
+	return 0;
+}
+
+IPC_EXPORT int ipc_context_queue_limits(void *ctx_, size_t high_water,
+					size_t max)
+{
+	struct ipc_ctx *ctx = ctx_;
+
+	if (!ctx || !high_water || max < high_water)
+		return -EINVAL;
+	ctx->queue_high = high_water;
+	ctx->queue_max = max;
 	return 0;
 }
 

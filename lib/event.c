@@ -115,8 +115,7 @@ static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
 		ret = step_frames(ctx, c, ev);
 		if (ret)
 			return ret;
-		if (((c->revents & (IPC_EV_IN | IPC_EV_HUP)) ||
-		     (c->flags & IPC_F_BROKEN)) && !(c->flags & IPC_F_EOF)) {
+		if (ipc__may_read(c)) {
 			ret = step_read(ctx, c);
 			if (ret < 0)
 				return ret;

@@ -56,6 +56,7 @@ enum ipc_conn_flag {
 	IPC_F_SOCKET = 1 << 6,	 /* send(MSG_NOSIGNAL) works on it */
 	IPC_F_PAUSED = 1 << 7,	 /* listener paused after EMFILE */
 	IPC_F_BROKEN = 1 << 8,	 /* a write failed: read what is left, close */
+	IPC_F_THROTTLED = 1 << 9, /* not read: a queue is over the high-water */
 };
 
 /* Readiness, as the backends report it. */
@@ -140,6 +141,8 @@ struct ipc_ctx {
 	uint64_t timer_next;	/* monotonic ns */
 
 	size_t max_message;
+	size_t queue_high;	/* stop reading above this many queued bytes */
+	size_t queue_max;	/* ipc_schedule() refuses above this */
 
 	char *pool[IPC_POOL_SIZE];
 	int pool_count;
@@ -191,6 +194,8 @@ IPC_HIDDEN int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
 				  struct ipc_event *ev);
 IPC_HIDDEN int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN void ipc__flush_dirty(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c);
+IPC_HIDDEN bool ipc__may_read(const struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len);
 
 /* service.c: accepting clients */

@@ -240,6 +240,58 @@ static void set_pollout(struct ipc_ctx *ctx, struct ipc_conn *c, bool on)
 	ipc__conn_watch(ctx, c);
 }
 
+/* Bytes queued for c and not written yet. */
+static size_t out_queued(const struct ipc_conn *c)
+{
+	return c->out.len - c->out.off - c->out_sent;
+}
+
+/* Whether c must not be read: its queue, or its switch peer's, is full. */
+static bool throttled(struct ipc_ctx *ctx, const struct ipc_conn *c)
+{
+	if (out_queued(c) > ctx->queue_high)
+		return true;
+	return (c->flags & IPC_F_SWITCHED) &&
+	       out_queued(&ctx->conns[c->peer]) > ctx->queue_high;
+}
+
+static void throttle_set(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	bool on = throttled(ctx, c);
+
+	if (!!(c->flags & IPC_F_THROTTLED) == on)
+		return;
+	c->flags ^= IPC_F_THROTTLED;
+	ipc__conn_watch(ctx, c);
+}
+
+/*
+ * Backpressure: after c's queue changed, c and the other side of its
+ * switch are read only while no queue between them is over the mark.
+ */
+void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	throttle_set(ctx, c);
+	if (c->flags & IPC_F_SWITCHED)
+		throttle_set(ctx, &ctx->conns[c->peer]);
+}
+
+/*
+ * Whether to read now: readiness was reported (or a failed write asks to
+ * read what is left) and no queue is full.  A hang-up is read even then:
+ * what is left in the socket is all there will ever be.
+ */
+bool ipc__may_read(const struct ipc_conn *c)
+{
+	if (c->flags & IPC_F_EOF)
+		return false;
+	if (c->revents & IPC_EV_HUP)
+		return true;
+	if (c->flags & IPC_F_THROTTLED)
+		return false;
+	return (c->revents & IPC_EV_IN) || (c->flags & IPC_F_BROKEN);
+}
+
 /* Writes what the socket takes now, and arranges for the rest. */
 int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
@@ -248,6 +300,7 @@ int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c)
 	if (ret < 0 && ret != -EAGAIN)
 		write_failed(ctx, c);
 	set_pollout(ctx, c, ret == -EAGAIN);
+	ipc__throttle_check(ctx, c);
 	if (c->tx_pending || (c->flags & IPC_F_BROKEN))
 		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
 	return ret;
@@ -337,6 +390,7 @@ static int schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
 	b->len += IPC_HEADER + len;
 	c->out_sent = (size_t)n;
 	set_pollout(ctx, c, true);
+	ipc__throttle_check(ctx, c);
 	return 0;
 failed:
 	write_failed(ctx, c);
@@ -358,6 +412,8 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 		return ret;
 	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
 		return -EPIPE;
+	if (out_queued(c) + IPC_HEADER + mlen > ctx->queue_max)
+		return -ENOBUFS;
 	if (mlen >= IPC_CHUNK && c->out.len == c->out.off &&
 	    !(c->flags & IPC_F_POLLOUT))
 		return schedule_direct(ctx, c, mcontent, mlen);
@@ -370,6 +426,7 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 		ipc__flush(ctx, c);
 	else
 		ipc__dirty_push(ctx, ipc__slot_of(ctx, c));
+	ipc__throttle_check(ctx, c);
 	return 0;
 }
 
@@ -419,6 +476,7 @@ static int drain_queue(struct ipc_ctx *ctx, struct ipc_conn *c)
 	while ((ret = write_out(ctx, c)) == -EAGAIN)
 		wait_fd(c->fd, POLLOUT);
 	set_pollout(ctx, c, false);
+	ipc__throttle_check(ctx, c);
 	if (c->tx_pending)
 		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
 	return ret;

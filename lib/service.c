@@ -276,3 +276,29 @@ int ipc__accept(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 	ev->newfd = fd;
 	return 1;
 }
+
+IPC_EXPORT int ipc_peer_credentials(void *ctx_, int fd, pid_t *pid,
+				    uid_t *uid, gid_t *gid)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct ipc_conn *c;
+
+	if (!ctx)
+		return -EINVAL;
+	c = ipc__conn_by_fd(ctx, fd);
+	if (!c)
+		return -EBADF;
+	if (c->kind == IPC_KIND_SERVICE || !(c->flags & IPC_F_SOCKET))
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (pid)
+		*pid = cred.pid;
+	if (uid)
+		*uid = cred.uid;
+	if (gid)
+		*gid = cred.gid;
+	return 0;
+}

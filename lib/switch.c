@@ -85,6 +85,7 @@ IPC_EXPORT int ipc_add_switch(void *ctx_, int fd1, int fd2)
 	/* Bytes already buffered on either side are forwarded now. */
 	ipc__ready_push(ctx, a->peer);
 	ipc__ready_push(ctx, b->peer);
+	ipc__throttle_check(ctx, a);
 	return 0;
 }
 
@@ -125,6 +126,8 @@ void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
 	p->flags &= (uint16_t)~IPC_F_SWITCHED;
 	c->peer = IPC_NONE;
 	p->peer = IPC_NONE;
+	ipc__throttle_check(ctx, c);
+	ipc__throttle_check(ctx, p);
 	if (close_peer)
 		close_later(ctx, p);
 }
@@ -149,6 +152,7 @@ static int forward(struct ipc_ctx *ctx, struct ipc_conn *dst,
 	if (err < 0)
 		return err;
 	ipc__dirty_push(ctx, slot);
+	ipc__throttle_check(ctx, dst);
 	return 0;
 }
 
@@ -178,7 +182,7 @@ static int read_callback(struct ipc_ctx *ctx, struct ipc_conn *c,
 {
 	char ret;
 
-	if (!(c->revents & (IPC_EV_IN | IPC_EV_HUP)))
+	if (!ipc__may_read(c))
 		return 0;
 	if (scratch_reserve(ctx) < 0)
 		return -ENOMEM;
