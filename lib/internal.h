@@ -182,6 +182,7 @@ IPC_HIDDEN void ipc__buf_drop(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);
 
 /* io.c: framing and the socket reads and writes */
+IPC_HIDDEN int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       const char **payload, size_t *len);

@@ -89,23 +89,33 @@ static size_t frame_missing(const struct ipc_buf *b)
 }
 
 /*
- * Reads once into c->in; returns the byte count, 0 at end of stream or
- * -errno.  The buffer grows with the bytes that arrive, never straight
- * to the length a peer announced.
+ * Makes room in c->in for the next read: at least half a chunk, more for
+ * a large frame, but never more than the bytes already held, so the
+ * buffer grows with what arrives and not with the length a peer
+ * announced.  The read may fill all of b->cap - b->len.
  */
-ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
+int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	struct ipc_buf *b = &c->in;
 	size_t room = IPC_CHUNK / 2, missing = frame_missing(b);
-	ssize_t n;
-	int ret;
 
 	if (missing > room) {
 		room = b->cap > IPC_CHUNK ? b->cap : IPC_CHUNK;
 		if (missing < room)
 			room = missing;
 	}
-	ret = ipc__buf_reserve(ctx, b, room);
+	return ipc__buf_reserve(ctx, b, room);
+}
+
+/* Reads once into c->in; returns the byte count, 0 at end of stream or
+ * -errno. */
+ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	struct ipc_buf *b = &c->in;
+	ssize_t n;
+	int ret;
+
+	ret = ipc__in_reserve(ctx, c);
 	if (ret < 0)
 		return ret;
 	do {
