@@ -1,0 +1,1529 @@
+/*
+ * ipc-bench - measure libipc against the kernel, ZeroMQ and nng.
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * The driver: options, the list of measurements to make, running each
+ * one several times in fresh child processes (bench-proc.c), the medians,
+ * and the output: a table on stdout, then one JSON line (or CSV row) per
+ * table row, then how the figures compare with the targets of the
+ * performance issue.  Only a broken implementation (a lost or corrupted
+ * message, a crash, a hang) makes the exit status non-zero: no figure is
+ * ever judged here.
+ */
+
+#include "bench.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LIST 16
+
+enum scenario {
+	SC_PINGPONG,
+	SC_STREAM,
+	SC_FANIN,
+	SC_IDLE,
+	SC_CHURN,
+	SC_SWITCH,
+	SC_MEMORY,
+	SC_COUNT
+};
+
+static const char *const sc_names[SC_COUNT] = {
+	"pingpong", "stream", "fanin", "idle", "churn", "switch", "memory",
+};
+
+enum placement { CPU_DEFAULT, CPU_SAME, CPU_SPLIT, CPU_BOTH };
+
+struct options {
+	unsigned int scenarios;		/* bit per enum scenario */
+	size_t sizes[MAX_LIST];
+	int nsizes;
+	const char *impls;
+	unsigned int runs;
+	uint64_t count;
+	double seconds;
+	enum placement cpu;
+	unsigned int clients[MAX_LIST];
+	int nclients;
+	unsigned int idle[MAX_LIST];
+	int nidle;
+	const char *json_path;
+	const char *csv_path;
+	bool quick;
+	bool verify;
+};
+
+static struct options opt = {
+	.runs = 5,
+	.seconds = 0.1,
+};
+
+/* ------------------------------------------------------------------ */
+/* Implementations of each scenario                                     */
+/* ------------------------------------------------------------------ */
+
+struct variant {
+	const char *impl;
+	role_fn server;
+	role_fn client;
+	bool callbacks;		/* switch relay through callbacks */
+	bool relay;
+};
+
+#ifdef HAVE_ZMQ
+#define ZMQ_PINGPONG { "zmq", bench_zmq_echo, bench_zmq_client, false, false },
+#define ZMQ_STREAM { "zmq", bench_zmq_sink, bench_zmq_sender, false, false },
+#else
+#define ZMQ_PINGPONG
+#define ZMQ_STREAM
+#endif
+#ifdef HAVE_NNG
+#define NNG_PINGPONG { "nng", bench_nng_echo, bench_nng_client, false, false },
+#define NNG_STREAM { "nng", bench_nng_sink, bench_nng_sender, false, false },
+#else
+#define NNG_PINGPONG
+#define NNG_STREAM
+#endif
+
+/* The first variant of each list is the baseline of the ratio column. */
+static const struct variant pingpong_variants[] = {
+	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, false },
+	{ "raw-blocking", raw_blocking_echo, raw_blocking_client, false, false },
+	{ "libipc", ipc_echo, ipc_client, false, false },
+	ZMQ_PINGPONG
+	NNG_PINGPONG
+	{ NULL, NULL, NULL, false, false },
+};
+
+static const struct variant stream_variants[] = {
+	{ "raw-writev", raw_sink, raw_writev_sender, false, false },
+	{ "raw-packed", raw_sink, raw_packed_sender, false, false },
+	{ "libipc", ipc_sink, ipc_sender, false, false },
+	ZMQ_STREAM
+	NNG_STREAM
+	{ NULL, NULL, NULL, false, false },
+};
+
+static const struct variant fanin_variants[] = {
+	{ "raw-writev", raw_epoll_sink, raw_writev_sender, false, false },
+	{ "raw-packed", raw_epoll_sink, raw_packed_sender, false, false },
+	{ "libipc", ipc_sink, ipc_sender, false, false },
+	ZMQ_STREAM
+	NNG_STREAM
+	{ NULL, NULL, NULL, false, false },
+};
+
+static const struct variant idle_variants[] = {
+	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, false },
+	{ "raw-poll", raw_poll_echo, raw_epoll_client, false, false },
+	{ "libipc", ipc_echo, ipc_client, false, false },
+	{ NULL, NULL, NULL, false, false },
+};
+
+static const struct variant churn_variants[] = {
+	{ "raw", raw_epoll_echo, raw_churn_client, false, false },
+	{ "libipc", ipc_echo, ipc_churn_client, false, false },
+	{ NULL, NULL, NULL, false, false },
+};
+
+static const struct variant switch_variants[] = {
+	{ "direct", ipc_echo, ipc_client, false, false },
+	{ "relay", ipc_echo, ipc_client, false, true },
+	{ "relay-cb", ipc_echo, ipc_client, true, true },
+	{ NULL, NULL, NULL, false, false },
+};
+
+/* Memory: idle clients held by a server, then a 1 MiB stream. */
+static const struct variant memory_variants[] = {
+	{ "raw-epoll", raw_epoll_echo, NULL, false, false },
+	{ "libipc", ipc_echo, NULL, false, false },
+	{ NULL, NULL, NULL, false, false },
+};
+
+static const struct variant *const sc_variants[SC_COUNT] = {
+	pingpong_variants, stream_variants, fanin_variants, idle_variants,
+	churn_variants, switch_variants, memory_variants,
+};
+
+/* ------------------------------------------------------------------ */
+/* Rows: one per table line                                             */
+/* ------------------------------------------------------------------ */
+
+struct row {
+	enum scenario sc;
+	const struct variant *v;
+	const char *baseline;
+	size_t size;
+	unsigned int param;	/* clients (fanin) or idle clients */
+	int cpu;		/* CPU_SAME, CPU_SPLIT */
+	bool rss;		/* memory: the 1 MiB stream part */
+	/* filled in by the runs */
+	unsigned int runs;
+	double rate, rate_min, rate_max, p50, p99, ratio;
+	double heap_per_conn, kernel_per_conn;
+	long rx_peak, rx_growth, tx_peak, tx_growth;
+	char note[96];
+	char error[200];
+};
+
+static struct row *rows;
+static size_t nrows, rows_cap;
+static int cpus[2] = { -1, -1 };
+static char rundir[64];
+static char start_time[32];
+
+static struct row *row_add(enum scenario sc, const struct variant *v,
+			   size_t size, unsigned int param, int cpu)
+{
+	struct row *r;
+
+	if (nrows == rows_cap) {
+		rows_cap = rows_cap ? rows_cap * 2 : 64;
+		rows = realloc(rows, rows_cap * sizeof(*rows));
+		if (!rows) {
+			fprintf(stderr, "ipc-bench: out of memory\n");
+			exit(1);
+		}
+	}
+	r = &rows[nrows++];
+	*r = (struct row){
+		.sc = sc, .v = v, .size = size, .param = param, .cpu = cpu,
+		.baseline = sc_variants[sc][0].impl,
+		.rate = NAN, .rate_min = NAN, .rate_max = NAN, .p50 = NAN,
+		.p99 = NAN, .ratio = NAN, .heap_per_conn = NAN,
+		.kernel_per_conn = NAN, .rx_peak = -1, .rx_growth = -1,
+		.tx_peak = -1, .tx_growth = -1,
+	};
+	return r;
+}
+
+static const char *cpu_name(int cpu)
+{
+	return cpu == CPU_SAME ? "same" : cpu == CPU_SPLIT ? "split" : "-";
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fputs(
+"NAME\n"
+"    ipc-bench - measure libipc against the kernel, ZeroMQ and nng\n"
+"\n"
+"SYNOPSIS\n"
+"    ipc-bench [OPTION]... [SCENARIO]...\n"
+"\n"
+"DESCRIPTION\n"
+"    Runs each SCENARIO (all of them by default) with libipc and its\n"
+"    baselines in the same invocation, so that ratios hold on a shared,\n"
+"    noisy machine where absolute figures drift.  Every measurement runs\n"
+"    in fresh processes forked for it (a server side and a client side,\n"
+"    each pinned to its CPU), is repeated --runs times, and the median is\n"
+"    reported.  The table goes to stdout, then one JSON line per row\n"
+"    (unless --json or --csv send them to a file); progress goes to\n"
+"    stderr.  Services live in a private run directory ($IPC_RUNDIR)\n"
+"    made with mkdtemp(3) and removed at exit.\n"
+"\n"
+"    Every message carries its sequence number and is checked where it\n"
+"    arrives; counts are compared between both ends.  A lost, repeated\n"
+"    or corrupted message, a child that crashes or hangs, makes the run\n"
+"    fail.  Speed never does: the ratios are reported, not judged.\n"
+"\n"
+"SCENARIOS\n"
+"    pingpong (1)  one client sends, the service echoes: round trips/s,\n"
+"                  latency p50/p99 per round trip; ratio to raw-epoll.\n"
+"                  Both placements by default (same CPU, across CPUs).\n"
+"    stream (2)    one-way stream client -> service, measured at the\n"
+"                  receiver from its first to its last message; ratio\n"
+"                  to raw-writev.\n"
+"    fanin (3)     1, 10, 100, 1000 connections streaming to one service\n"
+"                  from one or two client processes (round-robin).\n"
+"    idle (4)      64-byte ping-pong while 0, 100, 1000, 10000 idle\n"
+"                  clients stay connected; raw-poll shows poll(2)'s\n"
+"                  scan, raw-epoll the kernel's flat line.\n"
+"    churn (5)     connect, one message each way, close: per second.\n"
+"    switch (6)    ping-pong through a relay process using\n"
+"                  ipc_add_switch(), without and with callbacks (relay,\n"
+"                  relay-cb), against the direct path.\n"
+"    memory (7)    heap (mallinfo2) and kernel slab bytes per idle\n"
+"                  connection held by the service at 10000 clients;\n"
+"                  peak RSS of both ends of a 1 MiB-message stream.\n"
+"\n"
+"IMPLEMENTATIONS\n"
+"    raw-epoll, raw-blocking  plain AF_UNIX sockets, same 4-byte\n"
+"                  big-endian framing, epoll loop or blocking calls\n"
+"    raw-writev    one writev (header + payload) per message\n"
+"    raw-packed    frames packed into 64 KiB writes\n"
+"    raw-poll      the raw server loop on poll(2)\n"
+"    raw           (churn) raw client and epoll server\n"
+"    libipc        the library, public API only, ipc_schedule() and\n"
+"                  ipc_wait_event(), every MESSAGE_TX collected\n"
+"    zmq, nng      REQ/REP and PUSH/PULL (req0/rep0, push0/pull0) over\n"
+"                  ipc://, when configure found them\n"
+"    direct, relay, relay-cb  (switch) see above\n"
+"\n"
+"OPTIONS\n"
+"    -s, --sizes LIST     payload sizes in bytes (k and M suffixes\n"
+"                         allowed); default 0,64,4k,64k,1M for pingpong\n"
+"                         and stream, 64,4k for switch, 64 for the rest\n"
+"    -i, --impl LIST      only these implementations (a name, or the part\n"
+"                         before '-', e.g. raw); baselines left out leave\n"
+"                         the ratio empty\n"
+"    -r, --runs N         runs per measurement, median reported\n"
+"                         (default 5)\n"
+"    -n, --count N        messages (round trips, connections) per run,\n"
+"                         instead of a duration\n"
+"    -t, --seconds S      duration of a run (default 0.1)\n"
+"    -c, --cpu PLACE      same, split or both: the two sides on one CPU,\n"
+"                         on two CPUs, or each in turn (default: both for\n"
+"                         pingpong and switch, split for the others)\n"
+"        --clients LIST   fanin connection counts (default 1,10,100,1000)\n"
+"        --idle LIST      idle client counts (default 0,100,1000,10000)\n"
+"    -j, --json FILE      JSON lines to FILE instead of stdout\n"
+"        --csv FILE       CSV rows to FILE instead of JSON to stdout\n"
+"    -q, --quick          for CI: one run, tiny counts, every scenario and\n"
+"                         code path, every payload byte checked\n"
+"        --verify         check every payload byte (not only sequence\n"
+"                         numbers); slower\n"
+"    -h, --help           this text\n"
+"\n"
+"OUTPUT\n"
+"    scenario, impl, size (payload bytes), conns (fanin clients or idle\n"
+"    clients), cpu (same or split), msgs/s (round trips, messages or\n"
+"    connections per second, median), MB/s (payload, 10^6 bytes, one\n"
+"    direction), p50 and p99 latency in microseconds where it applies,\n"
+"    ratio to the first implementation of the scenario at the same size,\n"
+"    conns and cpu, and a note.  The JSON lines carry the same fields\n"
+"    plus the spread (min, max) of the runs.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 when every measurement ran and every message arrived intact, 1\n"
+"    when one failed, 2 on a usage error.\n"
+"\n"
+"ENVIRONMENT\n"
+"    TMPDIR  where the private run directory is made (default /tmp).\n"
+"\n"
+"EXAMPLES\n"
+"    ipc-bench --quick\n"
+"    ipc-bench -s 64 -c both pingpong idle\n"
+"    ipc-bench -i raw,libipc -r 9 --json results.jsonl stream\n",
+	      f);
+}
+
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ipc-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'ipc-bench --help'.\n");
+	return -EINVAL;
+}
+
+/* "64", "4k", "1M": bytes (k = 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K') {
+		v *= 1024;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		v *= 1024 * 1024;
+		end++;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_list(const char *arg, uint64_t max, uint64_t *vals,
+		      int *n)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int ret = 0;
+
+	*n = 0;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (*n == MAX_LIST || parse_size(tok, &vals[*n]) < 0 ||
+		    vals[*n] > max)
+			ret = -EINVAL;
+		else
+			(*n)++;
+	}
+	free(copy);
+	return ret < 0 || !*n ? -EINVAL : 0;
+}
+
+static int parse_sizes(const char *arg)
+{
+	uint64_t v[MAX_LIST];
+	int i;
+
+	if (parse_list(arg, MAX_PAYLOAD - 1, v, &opt.nsizes) < 0)
+		return usage_error("bad size list '%s' (up to 16 sizes, each "
+				   "below 16M)", arg);
+	for (i = 0; i < opt.nsizes; i++)
+		opt.sizes[i] = (size_t)v[i];
+	return 0;
+}
+
+static int parse_counts(const char *arg, unsigned int *out, int *n,
+			uint64_t max)
+{
+	uint64_t v[MAX_LIST];
+	int i;
+
+	if (parse_list(arg, max, v, n) < 0)
+		return usage_error("bad count list '%s'", arg);
+	for (i = 0; i < *n; i++)
+		out[i] = (unsigned int)v[i];
+	return 0;
+}
+
+static int parse_scenario(const char *arg)
+{
+	int i;
+
+	if (!strcmp(arg, "all")) {
+		opt.scenarios = (1u << SC_COUNT) - 1;
+		return 0;
+	}
+	for (i = 0; i < SC_COUNT; i++) {
+		if (!strcmp(arg, sc_names[i]) ||
+		    (arg[0] == '1' + i && !arg[1])) {
+			opt.scenarios |= 1u << i;
+			return 0;
+		}
+	}
+	return usage_error("unknown scenario '%s'", arg);
+}
+
+static int parse_cpu(const char *arg)
+{
+	if (!strcmp(arg, "same"))
+		opt.cpu = CPU_SAME;
+	else if (!strcmp(arg, "split"))
+		opt.cpu = CPU_SPLIT;
+	else if (!strcmp(arg, "both"))
+		opt.cpu = CPU_BOTH;
+	else
+		return usage_error("--cpu takes same, split or both, not '%s'",
+				   arg);
+	return 0;
+}
+
+static int parse_number(const char *arg, const char *what, uint64_t min,
+			uint64_t *out)
+{
+	if (parse_size(arg, out) < 0 || *out < min)
+		return usage_error("bad %s '%s'", what, arg);
+	return 0;
+}
+
+enum { OPT_CLIENTS = 256, OPT_IDLE, OPT_CSV, OPT_VERIFY };
+
+static const struct option long_options[] = {
+	{ "sizes", required_argument, NULL, 's' },
+	{ "impl", required_argument, NULL, 'i' },
+	{ "runs", required_argument, NULL, 'r' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "seconds", required_argument, NULL, 't' },
+	{ "cpu", required_argument, NULL, 'c' },
+	{ "clients", required_argument, NULL, OPT_CLIENTS },
+	{ "idle", required_argument, NULL, OPT_IDLE },
+	{ "json", required_argument, NULL, 'j' },
+	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "quick", no_argument, NULL, 'q' },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_option(int c, const char *arg)
+{
+	uint64_t v;
+	char *end;
+
+	switch (c) {
+	case 's':
+		return parse_sizes(arg);
+	case 'i':
+		opt.impls = arg;
+		return 0;
+	case 'r':
+		if (parse_number(arg, "--runs", 1, &v) < 0)
+			return -EINVAL;
+		opt.runs = (unsigned int)(v > 1000 ? 1000 : v);
+		return 0;
+	case 'n':
+		return parse_number(arg, "--count", 1, &opt.count);
+	case 't':
+		opt.seconds = strtod(arg, &end);
+		if (*end || !(opt.seconds > 0) || opt.seconds > 3600)
+			return usage_error("bad --seconds '%s'", arg);
+		return 0;
+	case 'c':
+		return parse_cpu(arg);
+	case OPT_CLIENTS:
+		return parse_counts(arg, opt.clients, &opt.nclients, 100000);
+	case OPT_IDLE:
+		return parse_counts(arg, opt.idle, &opt.nidle, 1000000);
+	case 'j':
+		opt.json_path = arg;
+		return 0;
+	case OPT_CSV:
+		opt.csv_path = arg;
+		return 0;
+	case 'q':
+		opt.quick = true;
+		return 0;
+	case OPT_VERIFY:
+		opt.verify = true;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int parse_options(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:i:r:n:t:c:j:qh", long_options,
+				NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == '?' || parse_option(c, optarg) < 0)
+			return -EINVAL;
+	}
+	for (; optind < argc; optind++)
+		if (parse_scenario(argv[optind]) < 0)
+			return -EINVAL;
+	if (!opt.scenarios)
+		opt.scenarios = (1u << SC_COUNT) - 1;
+	if (opt.json_path && opt.csv_path)
+		return usage_error("%s", "--json and --csv exclude each other");
+	if (opt.quick) {
+		opt.runs = 1;
+		opt.verify = true;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The plan: every row, before anything runs                            */
+/* ------------------------------------------------------------------ */
+
+static bool impl_selected(const char *impl)
+{
+	const char *p = opt.impls;
+	size_t len;
+
+	if (!p)
+		return true;
+	while (*p) {
+		len = strcspn(p, ",");
+		if ((strlen(impl) == len || impl[len] == '-') &&
+		    !strncmp(impl, p, len))
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+static const size_t default_sizes[] = { 0, 64, 4096, 65536, 1048576 };
+static const size_t switch_sizes[] = { 64, 4096 };
+static const size_t one_size[] = { 64 };
+static const unsigned int default_clients[] = { 1, 10, 100, 1000 };
+static const unsigned int default_idle[] = { 0, 100, 1000, 10000 };
+
+/* The sizes of a scenario: --sizes, else its defaults. */
+static int sc_sizes(enum scenario sc, const size_t **sizes)
+{
+	if (opt.nsizes) {
+		*sizes = opt.sizes;
+		return opt.nsizes;
+	}
+	if (sc == SC_PINGPONG || sc == SC_STREAM) {
+		*sizes = default_sizes;
+		return 5;
+	}
+	if (sc == SC_SWITCH) {
+		*sizes = switch_sizes;
+		return 2;
+	}
+	*sizes = one_size;
+	return 1;
+}
+
+static int sc_params(enum scenario sc, const unsigned int **params)
+{
+	static const unsigned int none[] = { 0 };
+	static const unsigned int memory_idle[] = { 10000 };
+
+	if (sc == SC_FANIN) {
+		*params = opt.nclients ? opt.clients : default_clients;
+		return opt.nclients ? opt.nclients : 4;
+	}
+	if (sc == SC_IDLE) {
+		*params = opt.nidle ? opt.idle : default_idle;
+		return opt.nidle ? opt.nidle : 4;
+	}
+	*params = sc == SC_MEMORY ? memory_idle : none;
+	return 1;
+}
+
+static int sc_placements(enum scenario sc, int *out)
+{
+	enum placement p = opt.cpu;
+
+	if (p == CPU_DEFAULT)
+		p = sc == SC_PINGPONG || sc == SC_SWITCH ? CPU_BOTH : CPU_SPLIT;
+	if (cpus[1] < 0 && p != CPU_SAME) {
+		p = CPU_SAME;
+	}
+	if (p == CPU_BOTH) {
+		out[0] = CPU_SAME;
+		out[1] = CPU_SPLIT;
+		return 2;
+	}
+	out[0] = p;
+	return 1;
+}
+
+static void plan_scenario(enum scenario sc)
+{
+	const struct variant *v;
+	const size_t *sizes;
+	const unsigned int *params;
+	int place[2], nsizes, nparams, nplace, s, p, c;
+
+	nsizes = sc_sizes(sc, &sizes);
+	nparams = sc_params(sc, &params);
+	nplace = sc_placements(sc, place);
+	for (c = 0; c < nplace; c++)
+		for (p = 0; p < nparams; p++)
+			for (s = 0; s < nsizes; s++)
+				for (v = sc_variants[sc]; v->impl; v++)
+					if (impl_selected(v->impl))
+						row_add(sc, v, sizes[s],
+							params[p], place[c]);
+	if (sc != SC_MEMORY)
+		return;
+	/* Then the 1 MiB stream, with the stream implementations. */
+	for (v = stream_variants; v->impl; v++)
+		if (impl_selected(v->impl))
+			row_add(sc, v, 1048576, 0, CPU_SPLIT)->rss = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* One measurement                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Count mode for --count and --quick; how much each scenario does. */
+static uint64_t run_count(const struct row *row)
+{
+	uint64_t n = opt.count;
+	uint64_t bytes_cap = 64ull << 20;
+
+	if (!n && opt.quick)
+		n = row->sc == SC_STREAM || row->sc == SC_FANIN ? 2000 :
+		    row->sc == SC_MEMORY ? 16 : 100;
+	if (!n && row->rss)
+		n = 64;
+	if (!n)
+		return 0;
+	/* Large payloads: no more than 64 MiB (--quick: 16 MiB) a run. */
+	if (opt.quick)
+		bytes_cap = 16ull << 20;
+	if (row->size && n > bytes_cap / row->size)
+		n = bytes_cap / row->size > 4 ? bytes_cap / row->size : 4;
+	return n;
+}
+
+static void run_init(struct run *r, const struct row *row)
+{
+	*r = (struct run){
+		.size = row->size,
+		.count = run_count(row),
+		.seconds = opt.seconds,
+		.warmup = opt.quick ? 5 : 20,
+		.nconns = 1,
+		.total_conns = 1,
+		.nsenders = 1,
+		.verify = opt.verify,
+		.callbacks = row->v->callbacks,
+		.measure_rss = row->rss,
+	};
+	if (row->sc == SC_IDLE || (row->sc == SC_MEMORY && !row->rss))
+		r->nidle = row->param;
+	if (row->sc == SC_FANIN)
+		r->total_conns = row->param;
+	/* Two client processes share the connections of a fan-in. */
+	r->nsenders = r->total_conns > 1 ? 2 : 1;
+}
+
+static void run_service(struct run *r, const char *service,
+			const char *upstream)
+{
+	snprintf(r->service, sizeof(r->service), "%s", service);
+	snprintf(r->path, sizeof(r->path), "%s/%s", rundir, service);
+	snprintf(r->url, sizeof(r->url), "ipc://%s", r->path);
+	if (upstream) {
+		snprintf(r->upstream, sizeof(r->upstream), "%s", upstream);
+		snprintf(r->upstream_path, sizeof(r->upstream_path), "%s/%s",
+			 rundir, upstream);
+	}
+}
+
+/* Which CPU each role runs on. */
+struct cpu_plan {
+	int server, relay, client, idle;
+};
+
+static struct cpu_plan cpu_plan(const struct row *row)
+{
+	struct cpu_plan p = { cpus[0], cpus[0], cpus[0], cpus[0] };
+
+	if (row->cpu == CPU_SPLIT) {
+		/* Every hop crosses: client 1, relay 0, server 1 (or 0). */
+		p.client = cpus[1];
+		if (row->v->relay)
+			p.server = cpus[1];
+	}
+	return p;
+}
+
+static unsigned int run_timeout(const struct run *r)
+{
+	unsigned int t = 60 + r->nidle / 500;
+
+	if (!r->count)
+		t += (unsigned int)(r->seconds * 4);
+	else if (!opt.quick)
+		t = 600;
+	return t;
+}
+
+struct procs {
+	struct measure m;
+	struct child server, relay, idle, clients[2];
+	struct result server_res, relay_res, idle_res, client_res[2];
+	int nclients;
+};
+
+/* Keeps the first error of any child. */
+static void take_error(struct result *out, const struct result *res,
+		       const char *who)
+{
+	if (res->err && !out->err)
+		fail(out, res->err, "%s: %s", who, res->what);
+}
+
+/*
+ * Collects every result: the clients end by themselves, then the stop
+ * pipe ends the others.  The server's error comes first: when it fails,
+ * its clients' errors are only the consequence.
+ */
+static void procs_finish(struct procs *p, struct result *out)
+{
+	unsigned int t = p->m.timeout_s;
+	int i;
+
+	for (i = 0; i < p->nclients; i++)
+		child_finish(&p->clients[i], t, &p->client_res[i]);
+	measure_stop(&p->m);
+	child_finish(&p->server, t, &p->server_res);
+	child_finish(&p->relay, t, &p->relay_res);
+	child_finish(&p->idle, t, &p->idle_res);
+	measure_close(&p->m);
+	take_error(out, &p->server_res, "server");
+	take_error(out, &p->relay_res, "relay");
+	take_error(out, &p->idle_res, "idle clients");
+	for (i = 0; i < p->nclients; i++)
+		take_error(out, &p->client_res[i], "client");
+}
+
+/* Forks every process of the measurement and lets the clients go. */
+static int procs_start(struct procs *p, const struct row *row)
+{
+	struct cpu_plan cpu = cpu_plan(row);
+	struct run *r = &p->m.run;
+	unsigned int total = r->total_conns;
+	int i;
+
+	run_service(r, "bench", NULL);
+	if (child_spawn(&p->m, &p->server, row->v->server, cpu.server, true,
+			&p->server_res) < 0 ||
+	    child_ready(&p->server, 'R', p->m.timeout_s, &p->server_res) < 0)
+		return -1;
+	if (row->v->relay) {
+		run_service(r, "relay", "bench");
+		if (child_spawn(&p->m, &p->relay, ipc_relay, cpu.relay, true,
+				&p->relay_res) < 0 ||
+		    child_ready(&p->relay, 'R', p->m.timeout_s,
+				&p->relay_res) < 0)
+			return -1;
+	}
+	if (r->nidle) {
+		if (child_spawn(&p->m, &p->idle, raw_idle_clients, cpu.idle,
+				false, &p->idle_res) < 0 ||
+		    child_ready(&p->idle, 'R', p->m.timeout_s,
+				&p->idle_res) < 0 ||
+		    child_ready(&p->server, 'A', p->m.timeout_s,
+				&p->server_res) < 0)
+			return -1;
+	}
+	if (!row->v->client)
+		return 0;
+	p->nclients = (int)r->nsenders;
+	for (i = 0; i < p->nclients; i++) {
+		r->nconns = total / 2 + (i == 0 ? total % 2 : 0);
+		if (p->nclients == 1)
+			r->nconns = total;
+		if (child_spawn(&p->m, &p->clients[i], row->v->client,
+				cpu.client, false, &p->client_res[i]) < 0 ||
+		    child_ready(&p->clients[i], 'R', p->m.timeout_s,
+				&p->client_res[i]) < 0)
+			return -1;
+	}
+	measure_go(&p->m);
+	return 0;
+}
+
+/* The stream's sink saw what the senders sent, all of it. */
+static void check_counts(struct procs *p, struct result *out)
+{
+	uint64_t sent = 0;
+	int i;
+
+	for (i = 0; i < p->nclients; i++)
+		sent += p->client_res[i].msgs;
+	if (!out->err && p->server_res.msgs != sent)
+		fail(out, -EPROTO, "the sink got %llu of %llu messages",
+		     (unsigned long long)p->server_res.msgs,
+		     (unsigned long long)sent);
+}
+
+/*
+ * One run of @row.  @out gets the measuring side's result (the sink or
+ * the service for streams and memory, else the client), @other the
+ * other side's (the sender, for its memory).
+ */
+static int measure_once(const struct row *row, struct result *out,
+			struct result *other)
+{
+	struct procs p = { 0 };
+	bool sink = row->sc == SC_STREAM || row->sc == SC_FANIN || row->rss;
+	int ret;
+
+	*out = (struct result){ 0 };
+	*other = (struct result){ 0 };
+	p.server.pid = p.relay.pid = p.idle.pid = -1;
+	p.clients[0].pid = p.clients[1].pid = -1;
+	run_init(&p.m.run, row);
+	p.m.timeout_s = run_timeout(&p.m.run);
+	ret = measure_open(&p.m);
+	if (ret < 0)
+		return fail(out, ret, "pipe: %s", strerror(-ret));
+	procs_start(&p, row);
+	procs_finish(&p, out);
+	if (sink && row->v->client)
+		check_counts(&p, out);
+	if (out->err)
+		return out->err;
+	if (sink || !row->v->client) {
+		*out = p.server_res;
+		*other = p.client_res[0];
+	} else {
+		*out = p.client_res[0];
+		*other = p.server_res;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Runs and medians                                                     */
+/* ------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	if (!n)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct runs {
+	double rate[1000], p50[1000], p99[1000], heap[1000], slab[1000];
+	double rxp[1000], rxg[1000], txp[1000], txg[1000];
+	unsigned int n;
+};
+
+static void runs_add(struct runs *s, const struct row *row,
+		     const struct result *res, const struct result *other)
+{
+	unsigned int i = s->n++;
+	unsigned int conns = res->accepted ? res->accepted : 1;
+
+	if (row->v->client && !row->rss)
+		s->rate[i] = res->seconds > 0 ? (double)res->msgs / res->seconds :
+						NAN;
+	s->p50[i] = res->p50_us;
+	s->p99[i] = res->p99_us;
+	if (row->sc == SC_MEMORY && !row->rss) {
+		conns = row->param ? row->param : conns;
+		s->heap[i] = (double)res->heap_bytes / conns;
+		s->slab[i] = (double)res->slab_bytes / conns;
+	}
+	if (row->rss) {
+		s->rxp[i] = (double)res->rss_peak_kib;
+		s->rxg[i] = (double)(res->rss_peak_kib - res->rss_start_kib);
+		s->txp[i] = (double)other->rss_peak_kib;
+		s->txg[i] = (double)(other->rss_peak_kib -
+				     other->rss_start_kib);
+	}
+}
+
+static void runs_reduce(struct runs *s, struct row *row)
+{
+	unsigned int n = s->n;
+
+	row->runs = n;
+	if (row->v->client && !row->rss) {
+		row->rate = median(s->rate, n);
+		row->rate_min = s->rate[0];
+		row->rate_max = s->rate[n - 1];
+		if (s->p50[0] >= 0) {
+			row->p50 = median(s->p50, n);
+			row->p99 = median(s->p99, n);
+		}
+	}
+	if (row->sc == SC_MEMORY && !row->rss) {
+		row->heap_per_conn = median(s->heap, n);
+		row->kernel_per_conn = median(s->slab, n);
+	}
+	if (row->rss) {
+		row->rx_peak = (long)median(s->rxp, n);
+		row->rx_growth = (long)median(s->rxg, n);
+		row->tx_peak = (long)median(s->txp, n);
+		row->tx_growth = (long)median(s->txg, n);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress                                                             */
+/* ------------------------------------------------------------------ */
+
+static bool progress_tty;
+
+static void row_label(const struct row *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %zu B%s%.0u %s%s", sc_names[row->sc],
+		 row->v->impl, row->size,
+		 row->sc == SC_FANIN ? " clients " :
+		 row->sc == SC_IDLE || row->sc == SC_MEMORY ? " idle " : "",
+		 row->sc == SC_FANIN || row->sc == SC_IDLE ||
+			 (row->sc == SC_MEMORY && !row->rss) ?
+			 row->param : 0,
+		 cpu_name(row->cpu), row->rss ? " (rss)" : "");
+}
+
+static void progress(size_t i, const struct row *row, unsigned int run)
+{
+	char label[128];
+
+	row_label(row, label, sizeof(label));
+	if (progress_tty)
+		fprintf(stderr, "\r\033[Kipc-bench: [%zu/%zu] %s, run %u/%u",
+			i + 1, nrows, label, run + 1, opt.runs);
+	else if (run == 0)
+		fprintf(stderr, "ipc-bench: [%zu/%zu] %s\n", i + 1, nrows,
+			label);
+}
+
+static void progress_done(void)
+{
+	if (progress_tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* Clamps an idle client count to what RLIMIT_NOFILE's hard limit allows. */
+static void clamp_idle(struct row *row)
+{
+	struct rlimit rl;
+	unsigned int want = row->param;
+
+	if (row->sc != SC_IDLE && (row->sc != SC_MEMORY || row->rss))
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max >= want + 64)
+		return;
+	row->param = rl.rlim_max > 128 ? (unsigned int)rl.rlim_max - 128 : 0;
+	snprintf(row->note, sizeof(row->note),
+		 "only %u of %u idle: RLIMIT_NOFILE hard limit %lu",
+		 row->param, want, (unsigned long)rl.rlim_max);
+	fprintf(stderr, "\nipc-bench: note: %u idle clients need %u fds, the "
+		"RLIMIT_NOFILE hard limit is %lu: running %u instead\n",
+		want, want + 64, (unsigned long)rl.rlim_max, row->param);
+}
+
+static int run_row(size_t i, struct row *row)
+{
+	static struct runs s;
+	struct result res, other;
+	unsigned int run;
+	char label[128];
+
+	clamp_idle(row);
+	s.n = 0;
+	for (run = 0; run < opt.runs; run++) {
+		progress(i, row, run);
+		if (measure_once(row, &res, &other) < 0) {
+			progress_done();
+			row_label(row, label, sizeof(label));
+			snprintf(row->error, sizeof(row->error), "%s", res.what);
+			fprintf(stderr, "ipc-bench: FAILED %s: %s\n", label,
+				res.what);
+			return -1;
+		}
+		runs_add(&s, row, &res, &other);
+	}
+	runs_reduce(&s, row);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                               */
+/* ------------------------------------------------------------------ */
+
+static const struct row *find_row(enum scenario sc, const char *impl,
+				  size_t size, unsigned int param, int cpu,
+				  bool rss)
+{
+	size_t i;
+
+	for (i = 0; i < nrows; i++)
+		if (rows[i].sc == sc && !strcmp(rows[i].v->impl, impl) &&
+		    rows[i].size == size && rows[i].param == param &&
+		    rows[i].cpu == cpu && rows[i].rss == rss &&
+		    !rows[i].error[0] && rows[i].runs)
+			return &rows[i];
+	return NULL;
+}
+
+static void compute_ratios(void)
+{
+	const struct row *base, *zero;
+	struct row *row;
+	size_t i;
+
+	for (i = 0; i < nrows; i++) {
+		row = &rows[i];
+		base = find_row(row->sc, row->baseline, row->size, row->param,
+				row->cpu, row->rss);
+		if (base && base->rate > 0)
+			row->ratio = row->rate / base->rate;
+		if (row->sc == SC_IDLE && row->param && !row->note[0]) {
+			zero = find_row(SC_IDLE, row->v->impl, row->size, 0,
+					row->cpu, false);
+			if (zero && zero->rate > 0)
+				snprintf(row->note, sizeof(row->note),
+					 "%.2f x its rate with 0 idle",
+					 row->rate / zero->rate);
+		}
+		if (row->sc == SC_SWITCH && row->v->relay && base &&
+		    row->rate > 0)
+			snprintf(row->note, sizeof(row->note),
+				 "round trip %.2f x direct",
+				 base->rate / row->rate);
+		if (row->sc == SC_MEMORY && !row->rss && row->runs)
+			snprintf(row->note + strlen(row->note),
+				 sizeof(row->note) - strlen(row->note),
+				 "%sheap %.0f B/conn, kernel %.0f B/conn",
+				 row->note[0] ? "; " : "", row->heap_per_conn,
+				 row->kernel_per_conn);
+		if (row->rss && row->runs)
+			snprintf(row->note, sizeof(row->note),
+				 "rx peak %.1f MiB (+%.1f), tx peak %.1f MiB "
+				 "(+%.1f)", row->rx_peak / 1024.0,
+				 row->rx_growth / 1024.0, row->tx_peak / 1024.0,
+				 row->tx_growth / 1024.0);
+	}
+}
+
+static void print_number(double v, int width, int decimals)
+{
+	if (isnan(v))
+		printf(" %*s", width, "-");
+	else
+		printf(" %*.*f", width, decimals, v);
+}
+
+static void print_header(void)
+{
+	printf("%-8s %-12s %8s %6s %-5s %12s %9s %8s %8s %6s  %s\n",
+	       "scenario", "impl", "size", "conns", "cpu", "msgs/s", "MB/s",
+	       "p50 us", "p99 us", "ratio", "note");
+}
+
+static void print_row(const struct row *row)
+{
+	double mbps = row->rate * (double)row->size / 1e6;
+	bool has_param = row->sc == SC_FANIN || row->sc == SC_IDLE ||
+			 (row->sc == SC_MEMORY && !row->rss);
+
+	printf("%-8s %-12s %8zu ", sc_names[row->sc], row->v->impl,
+	       row->size);
+	if (has_param)
+		printf("%6u", row->param);
+	else
+		printf("%6s", "-");
+	printf(" %-5s", cpu_name(row->cpu));
+	if (row->error[0]) {
+		printf(" FAILED: %s\n", row->error);
+		return;
+	}
+	print_number(row->rate, 12, 0);
+	print_number(row->size ? mbps : NAN, 9, 1);
+	print_number(row->p50, 8, 1);
+	print_number(row->p99, 8, 1);
+	print_number(row->ratio, 6, 2);
+	printf("  %s\n", row->note);
+}
+
+static void print_table(void)
+{
+	size_t i;
+
+	print_header();
+	for (i = 0; i < nrows; i++) {
+		if (i && rows[i].sc != rows[i - 1].sc)
+			printf("\n");
+		print_row(&rows[i]);
+	}
+}
+
+static void json_number(FILE *f, const char *key, double v)
+{
+	if (isnan(v))
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.6g", key, v);
+}
+
+static void json_string(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":\"", key);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s >= 0x20)
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_row(FILE *f, const struct row *row)
+{
+	fprintf(f, "{\"bench\":\"ipc-bench\",\"version\":\"%s\"",
+		PACKAGE_VERSION);
+	json_string(f, "start", start_time);
+	json_string(f, "scenario", sc_names[row->sc]);
+	json_string(f, "impl", row->v->impl);
+	fprintf(f, ",\"size\":%zu", row->size);
+	if (row->sc == SC_FANIN)
+		fprintf(f, ",\"clients\":%u", row->param);
+	if (row->sc == SC_IDLE || (row->sc == SC_MEMORY && !row->rss))
+		fprintf(f, ",\"idle\":%u", row->param);
+	json_string(f, "cpu", cpu_name(row->cpu));
+	fprintf(f, ",\"runs\":%u", row->runs);
+	json_number(f, "msgs_per_s", row->rate);
+	json_number(f, "msgs_per_s_min", row->rate_min);
+	json_number(f, "msgs_per_s_max", row->rate_max);
+	json_number(f, "mb_per_s", row->rate * (double)row->size / 1e6);
+	json_number(f, "p50_us", row->p50);
+	json_number(f, "p99_us", row->p99);
+	json_number(f, "ratio", row->ratio);
+	json_string(f, "baseline", row->baseline);
+	if (row->sc == SC_MEMORY && !row->rss) {
+		json_number(f, "heap_bytes_per_conn", row->heap_per_conn);
+		json_number(f, "kernel_bytes_per_conn", row->kernel_per_conn);
+	}
+	if (row->rss) {
+		fprintf(f, ",\"rx_rss_peak_kib\":%ld,\"rx_rss_growth_kib\":%ld",
+			row->rx_peak, row->rx_growth);
+		fprintf(f, ",\"tx_rss_peak_kib\":%ld,\"tx_rss_growth_kib\":%ld",
+			row->tx_peak, row->tx_growth);
+	}
+	json_string(f, "note", row->note);
+	if (row->error[0])
+		json_string(f, "error", row->error);
+	fprintf(f, "}\n");
+}
+
+static void csv_number(FILE *f, double v)
+{
+	if (isnan(v))
+		fprintf(f, ",");
+	else
+		fprintf(f, ",%.6g", v);
+}
+
+static void csv_row(FILE *f, const struct row *row)
+{
+	bool has_param = row->sc == SC_FANIN || row->sc == SC_IDLE ||
+			 (row->sc == SC_MEMORY && !row->rss);
+
+	fprintf(f, "%s,%s,%s,%zu,", start_time, sc_names[row->sc],
+		row->v->impl, row->size);
+	if (has_param)
+		fprintf(f, "%u", row->param);
+	fprintf(f, ",%s,%u", cpu_name(row->cpu), row->runs);
+	csv_number(f, row->rate);
+	csv_number(f, row->rate * (double)row->size / 1e6);
+	csv_number(f, row->p50);
+	csv_number(f, row->p99);
+	csv_number(f, row->ratio);
+	fprintf(f, ",%s", row->baseline);
+	csv_number(f, row->heap_per_conn);
+	csv_number(f, row->kernel_per_conn);
+	fprintf(f, ",%ld,%ld,\"%s\"\n", row->rx_peak, row->rx_growth,
+		row->error[0] ? row->error : row->note);
+}
+
+static int write_lines(void)
+{
+	FILE *f = stdout;
+	const char *path = opt.json_path ? opt.json_path : opt.csv_path;
+	size_t i;
+
+	if (path && strcmp(path, "-")) {
+		f = fopen(path, "we");
+		if (!f) {
+			fprintf(stderr, "ipc-bench: %s: %s\n", path,
+				strerror(errno));
+			return -errno;
+		}
+	} else {
+		printf("\n");
+	}
+	if (opt.csv_path)
+		fprintf(f, "start,scenario,impl,size,conns,cpu,runs,msgs_per_s,"
+			"mb_per_s,p50_us,p99_us,ratio,baseline,"
+			"heap_bytes_per_conn,kernel_bytes_per_conn,"
+			"rx_rss_peak_kib,rx_rss_growth_kib,note\n");
+	for (i = 0; i < nrows; i++)
+		(opt.csv_path ? csv_row : json_row)(f, &rows[i]);
+	if (f != stdout && fclose(f) != 0) {
+		fprintf(stderr, "ipc-bench: %s: %s\n", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The issue's targets, as ratios measured in this run                  */
+/* ------------------------------------------------------------------ */
+
+static void target(bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void target(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  %-6s ", ok ? "met" : "MISSED");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static double rate_of(enum scenario sc, const char *impl, size_t size,
+		      unsigned int param, int cpu)
+{
+	const struct row *r = find_row(sc, impl, size, param, cpu, false);
+
+	return r ? r->rate : NAN;
+}
+
+static void targets_pingpong(void)
+{
+	int cpu;
+	size_t i;
+	unsigned int wins = 0, total = 0;
+	double lib, raw, other;
+	const char *peer;
+
+	for (cpu = CPU_SAME; cpu <= CPU_SPLIT; cpu++) {
+		lib = rate_of(SC_PINGPONG, "libipc", 64, 0, cpu);
+		raw = rate_of(SC_PINGPONG, "raw-epoll", 64, 0, cpu);
+		if (!isnan(lib) && !isnan(raw))
+			target(lib >= 0.9 * raw,
+			       "ping-pong 64 B, %s CPU: libipc %.2f x raw-epoll "
+			       "(>= 0.90)", cpu_name(cpu), lib / raw);
+	}
+	for (i = 0; i < nrows; i++) {
+		if (rows[i].sc != SC_PINGPONG ||
+		    strcmp(rows[i].v->impl, "libipc") || isnan(rows[i].rate))
+			continue;
+		for (peer = "zmq"; peer; peer = *peer == 'z' ? "nng" : NULL) {
+			other = rate_of(SC_PINGPONG, peer, rows[i].size, 0,
+					rows[i].cpu);
+			if (isnan(other))
+				continue;
+			total++;
+			wins += rows[i].rate > other;
+		}
+	}
+	if (total)
+		target(wins == total, "ping-pong: libipc ahead of ZeroMQ and "
+		       "nng in %u of %u (size, placement, peer) pairs", wins,
+		       total);
+}
+
+static void targets_idle(void)
+{
+	unsigned int most = 0;
+	size_t i;
+	int cpu;
+	double zero, full;
+
+	for (i = 0; i < nrows; i++)
+		if (rows[i].sc == SC_IDLE && rows[i].param > most)
+			most = rows[i].param;
+	for (cpu = CPU_SAME; most && cpu <= CPU_SPLIT; cpu++) {
+		zero = rate_of(SC_IDLE, "libipc", 64, 0, cpu);
+		full = rate_of(SC_IDLE, "libipc", 64, most, cpu);
+		if (!isnan(zero) && !isnan(full))
+			target(full >= 0.9 * zero,
+			       "idle, %s CPU: libipc with %u idle clients at "
+			       "%.2f x its rate with none (>= 0.90)",
+			       cpu_name(cpu), most, full / zero);
+	}
+}
+
+static void targets_stream(void)
+{
+	static const size_t large[] = { 65536, 1048576 };
+	double lib, raw, packed, zmq, nng, best;
+	size_t i;
+
+	lib = rate_of(SC_STREAM, "libipc", 64, 0, CPU_SPLIT);
+	raw = rate_of(SC_STREAM, "raw-writev", 64, 0, CPU_SPLIT);
+	zmq = rate_of(SC_STREAM, "zmq", 64, 0, CPU_SPLIT);
+	if (!isnan(lib))
+		target(lib >= 10e6, "stream 64 B: libipc %.2fM msgs/s "
+		       "(>= 10M)", lib / 1e6);
+	if (!isnan(lib) && !isnan(raw))
+		target(lib >= 12 * raw, "stream 64 B: libipc %.1f x raw-writev "
+		       "(>= 12)", lib / raw);
+	if (!isnan(lib) && !isnan(zmq))
+		target(lib >= 2.5 * zmq, "stream 64 B: libipc %.1f x ZeroMQ "
+		       "PUSH/PULL (>= 2.5)", lib / zmq);
+	for (i = 0; i < 2; i++) {
+		lib = rate_of(SC_STREAM, "libipc", large[i], 0, CPU_SPLIT);
+		raw = rate_of(SC_STREAM, "raw-writev", large[i], 0, CPU_SPLIT);
+		packed = rate_of(SC_STREAM, "raw-packed", large[i], 0,
+				 CPU_SPLIT);
+		zmq = rate_of(SC_STREAM, "zmq", large[i], 0, CPU_SPLIT);
+		nng = rate_of(SC_STREAM, "nng", large[i], 0, CPU_SPLIT);
+		best = isnan(packed) || raw > packed ? raw : packed;
+		if (!isnan(lib) && !isnan(best))
+			target(lib >= 0.75 * best, "stream %zu B: libipc %.2f x "
+			       "the best raw MB/s (>= 0.75)", large[i],
+			       lib / best);
+		if (!isnan(lib) && (!isnan(zmq) || !isnan(nng)))
+			target((isnan(zmq) || lib > zmq) &&
+			       (isnan(nng) || lib > nng),
+			       "stream %zu B: libipc %.2f x ZeroMQ, %.2f x nng "
+			       "(> 1)", large[i], lib / zmq, lib / nng);
+	}
+}
+
+static void targets_other(void)
+{
+	const struct row *r;
+	double lib, raw;
+	size_t i;
+
+	lib = rate_of(SC_CHURN, "libipc", 64, 0, CPU_SPLIT);
+	raw = rate_of(SC_CHURN, "raw", 64, 0, CPU_SPLIT);
+	if (!isnan(lib) && !isnan(raw))
+		target(lib >= 0.75 * raw, "churn: libipc %.2f x raw (>= 0.75)",
+		       lib / raw);
+	for (i = 0; i < nrows; i++) {
+		r = &rows[i];
+		if (r->sc == SC_SWITCH && r->v->relay && !isnan(r->ratio))
+			target(1 / r->ratio <= 2.2, "switch %zu B, %s CPU: "
+			       "%s round trip %.2f x direct (<= 2.2)", r->size,
+			       cpu_name(r->cpu), r->v->impl, 1 / r->ratio);
+		if (r->sc == SC_MEMORY && !r->rss &&
+		    !strcmp(r->v->impl, "libipc") && !isnan(r->heap_per_conn))
+			target(r->heap_per_conn <= 256, "memory: libipc heap "
+			       "%.0f B per idle connection at %u (<= 256)",
+			       r->heap_per_conn, r->param);
+		if (r->rss && !strcmp(r->v->impl, "libipc") && r->runs)
+			target(r->rx_growth <= 2 * 1024 &&
+			       r->tx_growth <= 2 * 1024 + 256,
+			       "memory: 1 MiB stream, libipc receiver +%.1f "
+			       "MiB, sender +%.1f MiB (<= 2 payloads each)",
+			       r->rx_growth / 1024.0, r->tx_growth / 1024.0);
+	}
+}
+
+static void print_targets(void)
+{
+	printf("\nTargets of the performance issue, from this run "
+	       "(informative, never a failure):\n");
+	targets_pingpong();
+	targets_idle();
+	targets_stream();
+	targets_other();
+}
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                               */
+/* ------------------------------------------------------------------ */
+
+static void find_cpus(void)
+{
+	cpu_set_t set;
+	int i, n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	for (i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &set))
+			cpus[n++] = i;
+	if (n < 2)
+		fprintf(stderr, "ipc-bench: note: one CPU only: every "
+			"measurement runs on CPU %d (same)\n", cpus[0]);
+}
+
+static void rundir_remove(void)
+{
+	char path[sizeof(rundir) + 300];
+	struct dirent *d;
+	DIR *dir;
+
+	if (!rundir[0])
+		return;
+	dir = opendir(rundir);
+	while (dir && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", rundir, d->d_name);
+		unlink(path);
+	}
+	if (dir)
+		closedir(dir);
+	rmdir(rundir);
+	rundir[0] = '\0';
+}
+
+static void on_signal(int sig)
+{
+	rundir_remove();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A private run directory, short enough for sun_path. */
+static int rundir_make(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (!tmp || !*tmp || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(rundir, sizeof(rundir), "%s/ipc-bench.XXXXXX", tmp);
+	if (!mkdtemp(rundir)) {
+		fprintf(stderr, "ipc-bench: mkdtemp %s: %s\n", rundir,
+			strerror(errno));
+		rundir[0] = '\0';
+		return -errno;
+	}
+	atexit(rundir_remove);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	return setenv("IPC_RUNDIR", rundir, 1) < 0 ? -errno : 0;
+}
+
+static void plan(void)
+{
+	int sc;
+
+	for (sc = 0; sc < SC_COUNT; sc++)
+		if (opt.scenarios & (1u << sc))
+			plan_scenario((enum scenario)sc);
+}
+
+int main(int argc, char **argv)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	int failed = 0;
+	size_t i;
+
+	if (parse_options(argc, argv) < 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	progress_tty = isatty(STDERR_FILENO);
+	strftime(start_time, sizeof(start_time), "%Y-%m-%dT%H:%M:%SZ",
+		 gmtime_r(&now, &tm));
+	find_cpus();
+	plan();
+	if (!nrows) {
+		fprintf(stderr, "ipc-bench: nothing to run (see --impl)\n");
+		return 2;
+	}
+	if (rundir_make() < 0)
+		return 1;
+	for (i = 0; i < nrows; i++)
+		failed |= run_row(i, &rows[i]) < 0;
+	progress_done();
+	compute_ratios();
+	print_table();
+	print_targets();
+	if (write_lines() < 0)
+		failed = 1;
+	free(rows);
+	return failed ? 1 : 0;
+}
