@@ -29,7 +29,10 @@
  *   followed by the payload.  Zero-length messages are valid.
  * - Run directory: $IPC_RUNDIR when set and not empty, else
  *   /tmp/.libipc-run.  A service's socket is <rundir>/<name> (mode 0660),
- *   guarded by the lock file <rundir>/<name>.lock.
+ *   guarded by the lock file <rundir>/<name>.lock.  A run directory that
+ *   is a symbolic link, that others may write to, or that belongs to
+ *   another user than the caller (root excepted) is refused; see
+ *   doc/security.md.
  */
 
 #ifndef LIBIPC
@@ -191,7 +194,9 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * @retval -EADDRINUSE   A live instance of the service holds the lock.
  * @retval -ELOOP        The run directory is a symbolic link.
  * @retval -ENOTDIR      The run directory is not a directory.
- * @retval -EPERM        Others may write to the run directory (o+w).
+ * @retval -EPERM        Others may write to the run directory (o+w), or
+ *                       it belongs to another user than the caller's
+ *                       effective user and root.
  * @retval -EEXIST       <rundir>/<name> exists and is not a socket.
  * @retval -ENOMEM       Out of memory.
  * @retval <0            Any other negative errno from mkdir(2), open(2),

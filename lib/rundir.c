@@ -5,8 +5,9 @@
  *
  * Services live in $IPC_RUNDIR (or IPC_RUNDIR_DEFAULT) as <dir>/<name>.
  * The directory is created on demand with mode 0770.  A directory that is
- * a symbolic link, or that others may write to, is refused: anyone able to
- * rename entries there could put a socket of theirs under a service's name.
+ * a symbolic link, that others may write to, or that belongs to another
+ * user than ours or root is refused: whoever controls it could put a
+ * socket of theirs under a service's name (doc/security.md).
  */
 
 #include "internal.h"
@@ -83,7 +84,8 @@ static int rundir_check(const char *dir, bool create)
 		return -ELOOP;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	if (st.st_mode & S_IWOTH)
+	if ((st.st_mode & S_IWOTH) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0))
 		return -EPERM;
 	return 0;
 }
