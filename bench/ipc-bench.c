@@ -988,6 +988,7 @@ static void progress_done(void)
 /* Clamps an idle client count to what RLIMIT_NOFILE's hard limit allows. */
 static void clamp_idle(struct row *row)
 {
+	static unsigned int noted;
 	struct rlimit rl;
 	unsigned int want = row->param;
 
@@ -999,34 +1000,84 @@ static void clamp_idle(struct row *row)
 	snprintf(row->note, sizeof(row->note),
 		 "only %u of %u idle: RLIMIT_NOFILE hard limit %lu",
 		 row->param, want, (unsigned long)rl.rlim_max);
-	fprintf(stderr, "\nipc-bench: note: %u idle clients need %u fds, the "
-		"RLIMIT_NOFILE hard limit is %lu: running %u instead\n",
-		want, want + 64, (unsigned long)rl.rlim_max, row->param);
+	if (want != noted)
+		fprintf(stderr, "%sipc-bench: note: %u idle clients need %u "
+			"fds, the RLIMIT_NOFILE hard limit is %lu: running %u "
+			"instead\n", progress_tty ? "\n" : "", want, want + 64,
+			(unsigned long)rl.rlim_max, row->param);
+	noted = want;
 }
 
-static int run_row(size_t i, struct row *row)
+/* Rows measured side by side: the implementations of one comparison. */
+static bool same_group(const struct row *a, const struct row *b)
 {
-	static struct runs s;
-	struct result res, other;
-	unsigned int run;
+	return a->sc == b->sc && a->size == b->size && a->param == b->param &&
+	       a->cpu == b->cpu && a->rss == b->rss;
+}
+
+static void row_failed(struct row *row, const struct result *res)
+{
 	char label[128];
 
-	clamp_idle(row);
-	s.n = 0;
-	for (run = 0; run < opt.runs; run++) {
-		progress(i, row, run);
-		if (measure_once(row, &res, &other) < 0) {
-			progress_done();
-			row_label(row, label, sizeof(label));
-			snprintf(row->error, sizeof(row->error), "%s", res.what);
-			fprintf(stderr, "ipc-bench: FAILED %s: %s\n", label,
-				res.what);
-			return -1;
-		}
-		runs_add(&s, row, &res, &other);
+	progress_done();
+	row_label(row, label, sizeof(label));
+	snprintf(row->error, sizeof(row->error), "%s", res->what);
+	fprintf(stderr, "ipc-bench: FAILED %s: %s\n", label, res->what);
+}
+
+/*
+ * Runs the rows [first, first + n): run 1 of each, then run 2 of each,
+ * and so on, so that a burst of noise from elsewhere on the machine hits
+ * every implementation of the comparison alike.  A row that fails is not
+ * run again.  Returns the number of rows that failed.
+ */
+static int run_group(size_t first, size_t n)
+{
+	struct runs *s = calloc(n, sizeof(*s));
+	struct result res, other;
+	unsigned int run;
+	int failed = 0;
+	size_t i;
+
+	if (!s) {
+		fprintf(stderr, "ipc-bench: out of memory\n");
+		exit(1);
 	}
-	runs_reduce(&s, row);
-	return 0;
+	for (i = 0; i < n; i++)
+		clamp_idle(&rows[first + i]);
+	for (run = 0; run < opt.runs; run++) {
+		for (i = 0; i < n; i++) {
+			if (rows[first + i].error[0])
+				continue;
+			progress(first + i, &rows[first + i], run);
+			if (measure_once(&rows[first + i], &res, &other) < 0) {
+				row_failed(&rows[first + i], &res);
+				failed++;
+				continue;
+			}
+			runs_add(&s[i], &rows[first + i], &res, &other);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (!rows[first + i].error[0])
+			runs_reduce(&s[i], &rows[first + i]);
+	free(s);
+	return failed;
+}
+
+static int run_all(void)
+{
+	size_t first, n;
+	int failed = 0;
+
+	for (first = 0; first < nrows; first += n) {
+		for (n = 1; first + n < nrows; n++)
+			if (!same_group(&rows[first], &rows[first + n]))
+				break;
+		failed += run_group(first, n);
+	}
+	progress_done();
+	return failed;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1499,8 +1550,7 @@ int main(int argc, char **argv)
 {
 	time_t now = time(NULL);
 	struct tm tm;
-	int failed = 0;
-	size_t i;
+	int failed;
 
 	if (parse_options(argc, argv) < 0)
 		return 2;
@@ -1516,9 +1566,7 @@ int main(int argc, char **argv)
 	}
 	if (rundir_make() < 0)
 		return 1;
-	for (i = 0; i < nrows; i++)
-		failed |= run_row(i, &rows[i]) < 0;
-	progress_done();
+	failed = run_all();
 	compute_ratios();
 	print_table();
 	print_targets();
