@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1179,10 +1180,36 @@ static void print_row(const struct row *row)
 	printf("  %s\n", row->note);
 }
 
+/* The 1-minute load average: how busy the shared machine was. */
+static double load_average(void)
+{
+	double load[1];
+
+	return getloadavg(load, 1) == 1 ? load[0] : NAN;
+}
+
+static double load_start;
+
+/* Where and when: the figures mean little without it. */
+static void print_context(void)
+{
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		memset(&u, 0, sizeof(u));
+	printf("# ipc-bench %s, %s, %s %s %s, CPUs %d and %d, %u run%s "
+	       "of %s each, load average %.2f at start and %.2f at end\n",
+	       PACKAGE_VERSION, start_time, u.sysname, u.release, u.machine,
+	       cpus[0], cpus[1], opt.runs, opt.runs == 1 ? "" : "s",
+	       opt.quick || opt.count ? "a fixed count" : "a fixed time",
+	       load_start, load_average());
+}
+
 static void print_table(void)
 {
 	size_t i;
 
+	print_context();
 	print_header();
 	for (i = 0; i < nrows; i++) {
 		if (i && rows[i].sc != rows[i - 1].sc)
@@ -1559,6 +1586,7 @@ int main(int argc, char **argv)
 	strftime(start_time, sizeof(start_time), "%Y-%m-%dT%H:%M:%SZ",
 		 gmtime_r(&now, &tm));
 	find_cpus();
+	load_start = load_average();
 	plan();
 	if (!nrows) {
 		fprintf(stderr, "ipc-bench: nothing to run (see --impl)\n");
