@@ -364,10 +364,18 @@ int ipc_sender(const struct run *r, struct result *res)
 		.finish = sender_finish,
 	};
 	struct sender s = { .n = r->nconns, .size = r->size };
+	uint64_t ahead = SEND_AHEAD;
 	unsigned int i;
 
 	raise_nofile(r->nconns + 64, "a sender");
-	s.high = SEND_AHEAD / (r->size + FRAME_HEADER);
+	/*
+	 * 256 KiB ahead in all, or a chunk per connection when there are
+	 * many: what raw-packed holds in its packing buffers too.  At least
+	 * two messages, so that one is written while the next is queued.
+	 */
+	if (ahead < (uint64_t)r->nconns * CHUNK)
+		ahead = (uint64_t)r->nconns * CHUNK;
+	s.high = ahead / (r->size + FRAME_HEADER);
 	if (s.high < 2)
 		s.high = 2;
 	s.low = s.high / 2;

@@ -25,7 +25,8 @@
 #define FRAME_HEADER 4
 /* Reads and packed writes move this much at a time. */
 #define CHUNK (64 * 1024)
-/* A streaming libipc sender keeps at most this much queued. */
+/* A streaming libipc sender keeps at most this much queued (or a chunk
+ * per connection, when there are many). */
 #define SEND_AHEAD (256 * 1024)
 /* Largest payload any role accepts (libipc's default maximum). */
 #define MAX_PAYLOAD (16u * 1024 * 1024)
