@@ -868,3 +868,135 @@ int raw_idle_clients(const struct run *r, struct result *res)
 	free(fds);
 	return res->err;
 }
+
+/* ------------------------------------------------------------------ */
+/* A raw relay: bytes forwarded between two sockets by an epoll loop    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The floor of the switch scenario: what the extra process hop costs
+ * with nothing but read(2) and write(2) in it.  Each client accepted on
+ * r->path gets its own connection to r->upstream_path; whatever one side
+ * sends is written whole to the other before the next read.
+ */
+struct relay {
+	int epfd;
+	int *peer;		/* by fd */
+	int npeer;
+	char buf[CHUNK];
+};
+
+static int relay_pair(struct relay *rl, int a, int b)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int n = a > b ? a : b, i;
+
+	if (n >= rl->npeer) {
+		rl->peer = realloc(rl->peer, (size_t)(n + 64) * sizeof(int));
+		if (!rl->peer)
+			return -ENOMEM;
+		for (i = rl->npeer; i < n + 64; i++)
+			rl->peer[i] = -1;
+		rl->npeer = n + 64;
+	}
+	rl->peer[a] = b;
+	rl->peer[b] = a;
+	ev.data.fd = a;
+	if (epoll_ctl(rl->epfd, EPOLL_CTL_ADD, a, &ev) < 0)
+		return -errno;
+	ev.data.fd = b;
+	if (epoll_ctl(rl->epfd, EPOLL_CTL_ADD, b, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int relay_accept(struct relay *rl, const struct run *r, int lfd)
+{
+	int fd, up, ret;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	up = unix_connect(r->upstream_path);
+	if (up < 0) {
+		close(fd);
+		return up;
+	}
+	ret = relay_pair(rl, fd, up);
+	return ret;
+}
+
+static void relay_drop(struct relay *rl, int fd)
+{
+	int other = rl->peer[fd];
+
+	close(fd);
+	close(other);
+	rl->peer[fd] = rl->peer[other] = -1;
+}
+
+static int relay_forward(struct relay *rl, int fd, struct result *res)
+{
+	struct iovec iov = { .iov_base = rl->buf };
+	ssize_t n;
+
+	do {
+		n = read(fd, rl->buf, sizeof(rl->buf));
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0 || rl->peer[fd] < 0) {
+		relay_drop(rl, fd);
+		return 0;
+	}
+	iov.iov_len = (size_t)n;
+	res->msgs++;
+	if (write_iov(rl->peer[fd], &iov, 1) < 0)
+		relay_drop(rl, fd);
+	return 0;
+}
+
+int raw_relay(const struct run *r, struct result *res)
+{
+	struct relay *rl = calloc(1, sizeof(*rl));
+	struct epoll_event ev = { .events = EPOLLIN };
+	int lfd, n, ret = 0;
+	bool stop = false;
+
+	if (!rl)
+		return fail(res, -ENOMEM, "out of memory");
+	lfd = unix_listen(r->path);
+	rl->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (lfd < 0 || rl->epfd < 0) {
+		fail(res, lfd < 0 ? lfd : -errno, "relay setup failed");
+		goto out;
+	}
+	ev.data.fd = lfd;
+	epoll_ctl(rl->epfd, EPOLL_CTL_ADD, lfd, &ev);
+	ev.data.fd = r->stop_fd;
+	epoll_ctl(rl->epfd, EPOLL_CTL_ADD, r->stop_fd, &ev);
+	ready_send(r, 'R');
+	while (!stop && !ret) {
+		n = epoll_wait(rl->epfd, &ev, 1, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = -errno;
+		else if (ev.data.fd == r->stop_fd)
+			stop = true;
+		else if (ev.data.fd == lfd)
+			ret = relay_accept(rl, r, lfd);
+		else
+			ret = relay_forward(rl, ev.data.fd, res);
+	}
+	if (ret < 0)
+		fail(res, ret, "relay: %s", strerror(-ret));
+out:
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(r->path);
+	}
+	if (rl->epfd >= 0)
+		close(rl->epfd);
+	free(rl->peer);
+	free(rl);
+	return res->err;
+}

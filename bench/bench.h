@@ -187,6 +187,7 @@ int raw_writev_sender(const struct run *r, struct result *res);
 int raw_packed_sender(const struct run *r, struct result *res);
 int raw_churn_client(const struct run *r, struct result *res);
 int raw_idle_clients(const struct run *r, struct result *res);
+int raw_relay(const struct run *r, struct result *res);
 
 /* bench-ipc.c: libipc through its public API only */
 int ipc_echo(const struct run *r, struct result *res);

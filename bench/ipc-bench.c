@@ -81,19 +81,19 @@ struct variant {
 	role_fn server;
 	role_fn client;
 	bool callbacks;		/* switch relay through callbacks */
-	bool relay;
+	role_fn relay;		/* switch: the process in the middle */
 };
 
 #ifdef HAVE_ZMQ
-#define ZMQ_PINGPONG { "zmq", bench_zmq_echo, bench_zmq_client, false, false },
-#define ZMQ_STREAM { "zmq", bench_zmq_sink, bench_zmq_sender, false, false },
+#define ZMQ_PINGPONG { "zmq", bench_zmq_echo, bench_zmq_client, false, NULL },
+#define ZMQ_STREAM { "zmq", bench_zmq_sink, bench_zmq_sender, false, NULL },
 #else
 #define ZMQ_PINGPONG
 #define ZMQ_STREAM
 #endif
 #ifdef HAVE_NNG
-#define NNG_PINGPONG { "nng", bench_nng_echo, bench_nng_client, false, false },
-#define NNG_STREAM { "nng", bench_nng_sink, bench_nng_sender, false, false },
+#define NNG_PINGPONG { "nng", bench_nng_echo, bench_nng_client, false, NULL },
+#define NNG_STREAM { "nng", bench_nng_sink, bench_nng_sender, false, NULL },
 #else
 #define NNG_PINGPONG
 #define NNG_STREAM
@@ -101,57 +101,58 @@ struct variant {
 
 /* The first variant of each list is the baseline of the ratio column. */
 static const struct variant pingpong_variants[] = {
-	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, false },
-	{ "raw-blocking", raw_blocking_echo, raw_blocking_client, false, false },
-	{ "libipc", ipc_echo, ipc_client, false, false },
+	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, NULL },
+	{ "raw-blocking", raw_blocking_echo, raw_blocking_client, false, NULL },
+	{ "libipc", ipc_echo, ipc_client, false, NULL },
 	ZMQ_PINGPONG
 	NNG_PINGPONG
-	{ NULL, NULL, NULL, false, false },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 static const struct variant stream_variants[] = {
-	{ "raw-writev", raw_sink, raw_writev_sender, false, false },
-	{ "raw-packed", raw_sink, raw_packed_sender, false, false },
-	{ "libipc", ipc_sink, ipc_sender, false, false },
+	{ "raw-writev", raw_sink, raw_writev_sender, false, NULL },
+	{ "raw-packed", raw_sink, raw_packed_sender, false, NULL },
+	{ "libipc", ipc_sink, ipc_sender, false, NULL },
 	ZMQ_STREAM
 	NNG_STREAM
-	{ NULL, NULL, NULL, false, false },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 static const struct variant fanin_variants[] = {
-	{ "raw-writev", raw_epoll_sink, raw_writev_sender, false, false },
-	{ "raw-packed", raw_epoll_sink, raw_packed_sender, false, false },
-	{ "libipc", ipc_sink, ipc_sender, false, false },
+	{ "raw-writev", raw_epoll_sink, raw_writev_sender, false, NULL },
+	{ "raw-packed", raw_epoll_sink, raw_packed_sender, false, NULL },
+	{ "libipc", ipc_sink, ipc_sender, false, NULL },
 	ZMQ_STREAM
 	NNG_STREAM
-	{ NULL, NULL, NULL, false, false },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 static const struct variant idle_variants[] = {
-	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, false },
-	{ "raw-poll", raw_poll_echo, raw_epoll_client, false, false },
-	{ "libipc", ipc_echo, ipc_client, false, false },
-	{ NULL, NULL, NULL, false, false },
+	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, NULL },
+	{ "raw-poll", raw_poll_echo, raw_epoll_client, false, NULL },
+	{ "libipc", ipc_echo, ipc_client, false, NULL },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 static const struct variant churn_variants[] = {
-	{ "raw", raw_epoll_echo, raw_churn_client, false, false },
-	{ "libipc", ipc_echo, ipc_churn_client, false, false },
-	{ NULL, NULL, NULL, false, false },
+	{ "raw", raw_epoll_echo, raw_churn_client, false, NULL },
+	{ "libipc", ipc_echo, ipc_churn_client, false, NULL },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 static const struct variant switch_variants[] = {
-	{ "direct", ipc_echo, ipc_client, false, false },
-	{ "relay", ipc_echo, ipc_client, false, true },
-	{ "relay-cb", ipc_echo, ipc_client, true, true },
-	{ NULL, NULL, NULL, false, false },
+	{ "direct", ipc_echo, ipc_client, false, NULL },
+	{ "relay", ipc_echo, ipc_client, false, ipc_relay },
+	{ "relay-cb", ipc_echo, ipc_client, true, ipc_relay },
+	{ "raw-relay", ipc_echo, ipc_client, false, raw_relay },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 /* Memory: idle clients held by a server, then a 1 MiB stream. */
 static const struct variant memory_variants[] = {
-	{ "raw-epoll", raw_epoll_echo, NULL, false, false },
-	{ "libipc", ipc_echo, NULL, false, false },
-	{ NULL, NULL, NULL, false, false },
+	{ "raw-epoll", raw_epoll_echo, NULL, false, NULL },
+	{ "libipc", ipc_echo, NULL, false, NULL },
+	{ NULL, NULL, NULL, false, NULL },
 };
 
 static const struct variant *const sc_variants[SC_COUNT] = {
@@ -260,7 +261,9 @@ static void usage(FILE *f)
 "    churn (5)     connect, one message each way, close: per second.\n"
 "    switch (6)    ping-pong through a relay process using\n"
 "                  ipc_add_switch(), without and with callbacks (relay,\n"
-"                  relay-cb), against the direct path.\n"
+"                  relay-cb), against the direct path; raw-relay is a\n"
+"                  plain epoll process forwarding bytes: the kernel's\n"
+"                  cost of the extra hop.\n"
 "    memory (7)    heap (mallinfo2) and kernel slab bytes per idle\n"
 "                  connection held by the service at 10000 clients;\n"
 "                  peak RSS of both ends of a 1 MiB-message stream.\n"
@@ -276,7 +279,7 @@ static void usage(FILE *f)
 "                  ipc_wait_event(), every MESSAGE_TX collected\n"
 "    zmq, nng      REQ/REP and PUSH/PULL (req0/rep0, push0/pull0) over\n"
 "                  ipc://, when configure found them\n"
-"    direct, relay, relay-cb  (switch) see above\n"
+"    direct, relay, relay-cb, raw-relay  (switch) see above\n"
 "\n"
 "OPTIONS\n"
 "    -s, --sizes LIST     payload sizes in bytes (k and M suffixes\n"
@@ -790,8 +793,8 @@ static int procs_start(struct procs *p, const struct row *row)
 		return -1;
 	if (row->v->relay) {
 		run_service(r, "relay", "bench");
-		if (child_spawn(&p->m, &p->relay, ipc_relay, cpu.relay, true,
-				&p->relay_res) < 0 ||
+		if (child_spawn(&p->m, &p->relay, row->v->relay, cpu.relay,
+				true, &p->relay_res) < 0 ||
 		    child_ready(&p->relay, 'R', p->m.timeout_s,
 				&p->relay_res) < 0)
 			return -1;
@@ -1478,7 +1481,13 @@ static void targets_other(void)
 		       lib / raw);
 	for (i = 0; i < nrows; i++) {
 		r = &rows[i];
-		if (r->sc == SC_SWITCH && r->v->relay && !isnan(r->ratio))
+		if (r->sc == SC_SWITCH && r->v->relay == raw_relay &&
+		    !isnan(r->ratio))
+			printf("  %-6s switch %zu B, %s CPU: raw-relay round "
+			       "trip %.2f x direct: the kernel's cost of the "
+			       "hop\n", "floor", r->size, cpu_name(r->cpu),
+			       1 / r->ratio);
+		else if (r->sc == SC_SWITCH && r->v->relay && !isnan(r->ratio))
 			target(1 / r->ratio <= 2.2, "switch %zu B, %s CPU: "
 			       "%s round trip %.2f x direct (<= 2.2)", r->size,
 			       cpu_name(r->cpu), r->v->impl, 1 / r->ratio);
