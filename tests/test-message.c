@@ -936,6 +936,56 @@ static void test_backpressure(struct ipc_test_fixture *f, gconstpointer data)
 	ipc_test_reap(pid);
 }
 
+/* Sizes that take every path of ipc_schedule(): large payloads leave
+ * straight from the caller's buffer only when nothing is queued before
+ * them, small and empty ones are packed into the queue. */
+static const size_t mixed_sizes[] = {
+	200 * 1024, 100, 200 * 1024, 0, 64 * 1024, 100, 300 * 1024, 5,
+};
+
+/* Child: reads the mixed series in order, then hangs up. */
+static void mixed_reader(void *arg)
+{
+	const int *go = arg;
+	g_autoptr(GByteArray) frame = g_byte_array_new();
+	int raw = ipc_test_raw_connect(NAME);
+
+	ipc_test_wait_notify(go[0]);
+	for (guint i = 0; i < G_N_ELEMENTS(mixed_sizes); i++) {
+		g_assert_cmpuint(ipc_test_read_frame(raw, frame), ==,
+				 mixed_sizes[i]);
+		assert_numbered((char *)frame->data, frame->len,
+				mixed_sizes[i], i);
+	}
+	close(raw);
+}
+
+/* Large and small messages queued together leave in the order given. */
+static void test_mixed_order(struct ipc_test_fixture *f, gconstpointer data)
+{
+	int service = ipc_test_service_init(f->ctx, NAME);
+	g_autofree char *buf = g_malloc(300 * 1024);
+	struct peer p = { .raw = -1 };
+	int go[2];
+	pid_t pid;
+
+	(void)data;
+	ipc_test_pipe(go);
+	pid = ipc_test_fork(mixed_reader, go);
+	p.fd = ipc_test_accept(f->ctx, service, &p.index);
+	for (guint i = 0; i < G_N_ELEMENTS(mixed_sizes); i++) {
+		fill_numbered(buf, mixed_sizes[i], i);
+		g_assert_cmpint(ipc_schedule(f->ctx, p.fd, buf, mixed_sizes[i]),
+				==, 0);
+	}
+	ipc_test_notify(go[1]);
+	close(go[0]);
+	close(go[1]);
+	g_assert_cmpuint(count_tx_until_disconnection(f->ctx, &p), ==,
+			 G_N_ELEMENTS(mixed_sizes));
+	ipc_test_reap(pid);
+}
+
 /* ------------------------------------------------------------------ */
 /* SIGPIPE                                                              */
 /* ------------------------------------------------------------------ */
@@ -1006,6 +1056,7 @@ int main(int argc, char **argv)
 	ADD("tx-events", test_tx_events, NULL);
 	ADD("write-after-schedule", test_write_after_schedule, NULL);
 	ADD("schedule-copies", test_schedule_copies, NULL);
+	ADD("mixed-sizes-order", test_mixed_order, NULL);
 	ADD("split-frames/events", test_split_frames,
 	    GINT_TO_POINTER(READ_EVENTS));
 	ADD("split-frames/read", test_split_frames,

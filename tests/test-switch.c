@@ -575,6 +575,24 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	close(g.raw_a);
 }
 
+/* Lines that line_in read in one go but returns one per call: the socket
+ * is empty after the first call, so the rest comes out only because the
+ * library calls `in` again after CB_NO_ERROR. */
+static void test_callback_buffered(Fixture *f, gconstpointer data)
+{
+	static const char *const abc[] = { "a", "b", "c" };
+	struct gateway g;
+
+	(void)data;
+	gateway_open(f, &g, line_in, line_out);
+	ipc_test_write_all(g.peer, "a\nb\nc\n", 6);
+	pump_forward(f->ctx, g.text, g.a, abc, G_N_ELEMENTS(abc));
+	expect_frames(g.raw_a, abc, G_N_ELEMENTS(abc));
+	close(g.peer);
+	pump_until_closed(f->ctx, g.text, g.a, 0);
+	close(g.raw_a);
+}
+
 /* CB_IGNORE from out drops that message, with no SWITCH_TX: a stray one
  * would come before the next message's SWITCH_RX. */
 static void test_callback_ignore(Fixture *f, gconstpointer data)
@@ -734,6 +752,7 @@ int main(int argc, char **argv)
 	ADD("/ipc/switch/disconnect-a", NULL, test_disconnect);
 	ADD("/ipc/switch/disconnect-b", "b", test_disconnect);
 	ADD("/ipc/switch/callbacks", NULL, test_callbacks);
+	ADD("/ipc/switch/callback-buffered", NULL, test_callback_buffered);
 	ADD("/ipc/switch/callback-ignore", NULL, test_callback_ignore);
 	ADD("/ipc/switch/out-error", &out_fails, test_callback_error);
 	ADD("/ipc/switch/in-error", &in_fails, test_callback_error);

@@ -67,6 +67,29 @@ static void expect_ticks(void *ctx, gint64 start, int ticks, int period_ms)
 /* Period                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The shortest period, 1 ms, ticks too. */
+static void test_one_ms(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	ipc_context_timer(f->ctx, 1);
+	expect_ticks(f->ctx, g_get_monotonic_time(), TICKS, 1);
+}
+
+/* Ticks missed while the program was busy elsewhere are not replayed:
+ * after a long pause one tick is due at once, the next a period later. */
+static void test_no_replay(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	gint64 late;
+
+	(void)data;
+	ipc_context_timer(f->ctx, PERIOD_MS);
+	g_usleep(10 * PERIOD_MS * 1000);
+	ipc_test_wait_for(f->ctx, TIMER, &ev);
+	late = g_get_monotonic_time();
+	expect_ticks(f->ctx, late, 2, PERIOD_MS);
+}
+
 /* With data != NULL the context also holds a service and an idle client,
  * whose fds must not disturb the ticks. */
 static void test_period(Fixture *f, gconstpointer data)
@@ -279,6 +302,8 @@ int main(int argc, char **argv)
 #define ADD(path, data, func) \
 	g_test_add(path, Fixture, data, ipc_test_setup, func, ipc_test_teardown)
 	ADD("/ipc/timer/period", NULL, test_period);
+	ADD("/ipc/timer/one-ms", NULL, test_one_ms);
+	ADD("/ipc/timer/no-replay", NULL, test_no_replay);
 	ADD("/ipc/timer/period-with-service", "yes", test_period);
 	ADD("/ipc/timer/change-period", NULL, test_change_period);
 	ADD("/ipc/timer/under-load", NULL, test_under_load);
