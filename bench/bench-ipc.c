@@ -303,7 +303,6 @@ struct sender {
 	void *ctx;
 	int *fds;
 	unsigned int n;
-	size_t size;
 	struct ipc_ev ev;
 	uint64_t scheduled, tx;
 	uint64_t high, low;	/* messages queued ahead */
@@ -340,30 +339,18 @@ static int sender_send(void *arg, unsigned int conn, const char *payload,
 	return sender_drain(s, s->low);
 }
 
-static int sender_finish(void *arg)
+static int sender_flush(void *arg)
 {
-	struct sender *s = arg;
-	char marker[1] = { 0 };
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < s->n; i++) {
-		ret = ipc_schedule(s->ctx, s->fds[i], marker,
-				   marker_len(s->size));
-		if (ret < 0)
-			return ret;
-		s->scheduled++;
-	}
-	return sender_drain(s, 0);
+	return sender_drain(arg, 0);
 }
 
 int ipc_sender(const struct run *r, struct result *res)
 {
 	static const struct sender_ops ops = {
 		.send = sender_send,
-		.finish = sender_finish,
+		.flush = sender_flush,
 	};
-	struct sender s = { .n = r->nconns, .size = r->size };
+	struct sender s = { .n = r->nconns };
 	uint64_t ahead = SEND_AHEAD;
 	unsigned int i;
 

@@ -66,10 +66,25 @@ static uint64_t clock_every(const struct run *r)
 	return per_round >= 16384 ? 1 : 16384 / per_round;
 }
 
+/* Ends every stream with its marker, then flushes. */
+static int stream_end(const struct run *r, const struct sender_ops *ops,
+		      void *arg)
+{
+	static const char marker[1];
+	unsigned int conn;
+	int ret = 0;
+
+	for (conn = 0; conn < r->nconns && !ret; conn++)
+		ret = ops->send(arg, conn, marker, marker_len(r->size));
+	if (!ret && ops->flush)
+		ret = ops->flush(arg);
+	return ret;
+}
+
 /*
  * Sends rounds of one message per connection, every message of a round
  * numbered with the round, until the count or the time is reached; then
- * ops->finish() ends every stream with its marker.
+ * ends every stream with its marker.
  */
 int stream_run(const struct run *r, struct result *res,
 	       const struct sender_ops *ops, void *arg)
@@ -100,7 +115,7 @@ int stream_run(const struct run *r, struct result *res,
 	} else {
 		res->msgs = round * r->nconns;
 		res->bytes = res->msgs * r->size;
-		ret = ops->finish(arg);
+		ret = stream_end(r, ops, arg);
 		if (ret < 0)
 			fail(res, ret, "ending the stream: %s", strerror(-ret));
 	}

@@ -197,24 +197,9 @@ static int push_send(void *arg, unsigned int conn, const char *payload,
 	return nsend(ns->socks[conn], payload, len);
 }
 
-static int push_finish(void *arg)
-{
-	struct nsock *ns = arg;
-	char marker[1] = { 0 };
-	unsigned int i;
-	int ret = 0;
-
-	for (i = 0; i < ns->n && !ret; i++)
-		ret = nsend(ns->socks[i], marker, marker_len(ns->r->size));
-	return ret;
-}
-
 int bench_nng_sender(const struct run *r, struct result *res)
 {
-	static const struct sender_ops ops = {
-		.send = push_send,
-		.finish = push_finish,
-	};
+	static const struct sender_ops ops = { .send = push_send };
 	struct nsock ns = { 0 };
 
 	if (nopen(&ns, r, res, nng_push0_open, r->nconns, false) == 0 &&

@@ -199,28 +199,44 @@ static int echo_frame(void *arg, const char *frame, size_t len)
 	return write_iov(*fd, &iov, 1);
 }
 
+/* Listens on r->path, says so, and takes one client: its fd, or < 0. */
+static int serve_one(const struct run *r, struct result *res, int *lfd)
+{
+	int fd;
+
+	*lfd = unix_listen(r->path);
+	if (*lfd < 0)
+		return fail(res, *lfd, "listen %s: %s", r->path,
+			    strerror(-*lfd));
+	ready_send(r, 'R');
+	fd = accept_one(r, *lfd);
+	if (fd < 0 && fd != -ESHUTDOWN)
+		fail(res, fd, "accept: %s", strerror(-fd));
+	return fd;
+}
+
+static void serve_end(const struct run *r, int lfd, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(r->path);
+	}
+}
+
 int raw_blocking_echo(const struct run *r, struct result *res)
 {
 	struct reader rd = { 0 };
 	int lfd, fd;
 	ssize_t n = 0;
 
-	lfd = unix_listen(r->path);
-	if (lfd < 0)
-		return fail(res, lfd, "listen %s: %s", r->path,
-			    strerror(-lfd));
-	ready_send(r, 'R');
-	fd = accept_one(r, lfd);
-	if (fd < 0 && fd != -ESHUTDOWN)
-		fail(res, fd, "accept: %s", strerror(-fd));
+	fd = serve_one(r, res, &lfd);
 	while (fd >= 0 && (n = reader_fill(&rd, fd, echo_frame, &fd)) > 0)
 		;
 	if (fd >= 0 && n < 0 && n != -ECONNRESET && n != -EPIPE)
 		fail(res, (int)n, "echo: %s", strerror((int)-n));
-	if (fd >= 0)
-		close(fd);
-	close(lfd);
-	unlink(r->path);
+	serve_end(r, lfd, fd);
 	reader_free(&rd);
 	return res->err;
 }
@@ -248,14 +264,7 @@ int raw_sink(const struct run *r, struct result *res)
 	int lfd, fd;
 
 	sink_init(&sink, r, res);
-	lfd = unix_listen(r->path);
-	if (lfd < 0)
-		return fail(res, lfd, "listen %s: %s", r->path,
-			    strerror(-lfd));
-	ready_send(r, 'R');
-	fd = accept_one(r, lfd);
-	if (fd < 0)
-		fail(res, fd, "accept: %s", strerror(-fd));
+	fd = serve_one(r, res, &lfd);
 	res->rss_start_kib = rss_peak_kib();
 	while (fd >= 0 && !sink.done &&
 	       (n = reader_fill(&rd, fd, sink_frame, &sc)) > 0)
@@ -267,10 +276,7 @@ int raw_sink(const struct run *r, struct result *res)
 	done_send(r);
 	res->rss_peak_kib = rss_peak_kib();
 	sink_report(&sink);
-	if (fd >= 0)
-		close(fd);
-	close(lfd);
-	unlink(r->path);
+	serve_end(r, lfd, fd);
 	reader_free(&rd);
 	return res->err;
 }
@@ -706,7 +712,6 @@ int raw_epoll_sink(const struct run *r, struct result *res)
 struct raw_sender {
 	int *fds;
 	unsigned int n;
-	size_t size;
 	char **pack;		/* per connection, CHUNK bytes */
 	size_t *packed;
 };
@@ -717,18 +722,6 @@ static int writev_send(void *arg, unsigned int conn, const char *payload,
 	struct raw_sender *s = arg;
 
 	return write_frame(s->fds[conn], payload, len);
-}
-
-static int writev_finish(void *arg)
-{
-	struct raw_sender *s = arg;
-	char marker[1] = { 0 };
-	unsigned int i;
-	int ret = 0;
-
-	for (i = 0; i < s->n && !ret; i++)
-		ret = write_frame(s->fds[i], marker, marker_len(s->size));
-	return ret;
 }
 
 static int pack_flush(struct raw_sender *s, unsigned int conn)
@@ -766,25 +759,21 @@ static int packed_send(void *arg, unsigned int conn, const char *payload,
 	return 0;
 }
 
-static int packed_finish(void *arg)
+static int packed_flush(void *arg)
 {
 	struct raw_sender *s = arg;
-	char marker[1] = { 0 };
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < s->n && !ret; i++) {
-		ret = packed_send(s, i, marker, marker_len(s->size));
-		if (!ret)
-			ret = pack_flush(s, i);
-	}
+	for (i = 0; i < s->n && !ret; i++)
+		ret = pack_flush(s, i);
 	return ret;
 }
 
 static int sender_run(const struct run *r, struct result *res,
 		      const struct sender_ops *ops)
 {
-	struct raw_sender s = { .n = r->nconns, .size = r->size };
+	struct raw_sender s = { .n = r->nconns };
 	unsigned int i;
 	int ret = 0;
 
@@ -822,10 +811,7 @@ static int sender_run(const struct run *r, struct result *res,
 
 int raw_writev_sender(const struct run *r, struct result *res)
 {
-	static const struct sender_ops ops = {
-		.send = writev_send,
-		.finish = writev_finish,
-	};
+	static const struct sender_ops ops = { .send = writev_send };
 
 	return sender_run(r, res, &ops);
 }
@@ -834,7 +820,7 @@ int raw_packed_sender(const struct run *r, struct result *res)
 {
 	static const struct sender_ops ops = {
 		.send = packed_send,
-		.finish = packed_finish,
+		.flush = packed_flush,
 	};
 
 	return sender_run(r, res, &ops);

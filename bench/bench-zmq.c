@@ -200,24 +200,9 @@ static int push_send(void *arg, unsigned int conn, const char *payload,
 	return zsend(z->socks[conn], payload, len);
 }
 
-static int push_finish(void *arg)
-{
-	struct zsock *z = arg;
-	char marker[1] = { 0 };
-	unsigned int i;
-	int ret = 0;
-
-	for (i = 0; i < z->n && !ret; i++)
-		ret = zsend(z->socks[i], marker, marker_len(z->r->size));
-	return ret;
-}
-
 int bench_zmq_sender(const struct run *r, struct result *res)
 {
-	static const struct sender_ops ops = {
-		.send = push_send,
-		.finish = push_finish,
-	};
+	static const struct sender_ops ops = { .send = push_send };
 	struct zsock z = { 0 };
 
 	if (zopen(&z, r, res, ZMQ_PUSH, r->nconns, false) == 0 &&

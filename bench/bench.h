@@ -145,11 +145,14 @@ typedef int (*roundtrip_fn)(void *arg, const char *msg, size_t len,
 int pingpong_run(const struct run *r, struct result *res, roundtrip_fn fn,
 		 void *arg);
 
-/* A stream sender sends one message on connection @conn, or ends all. */
+/*
+ * A stream sender sends one message on connection @conn; once the end
+ * markers are sent too, flush (when there is one) writes what is held.
+ */
 struct sender_ops {
 	int (*send)(void *arg, unsigned int conn, const char *payload,
 		    size_t len);
-	int (*finish)(void *arg);
+	int (*flush)(void *arg);
 };
 int stream_run(const struct run *r, struct result *res,
 	       const struct sender_ops *ops, void *arg);
