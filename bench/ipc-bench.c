@@ -203,7 +203,7 @@ static struct row *row_add(enum scenario sc, const struct variant *v,
 	r = &rows[nrows++];
 	*r = (struct row){
 		.sc = sc, .v = v, .size = size, .param = param, .cpu = cpu,
-		.baseline = sc_variants[sc][0].impl,
+		.baseline = sc == SC_MEMORY ? "" : sc_variants[sc][0].impl,
 		.rate = NAN, .rate_min = NAN, .rate_max = NAN, .p50 = NAN,
 		.p99 = NAN, .ratio = NAN, .heap_per_conn = NAN,
 		.kernel_per_conn = NAN, .rx_peak = -1, .rx_growth = -1,
@@ -1305,8 +1305,11 @@ static void csv_row(FILE *f, const struct row *row)
 	fprintf(f, ",%s", row->baseline);
 	csv_number(f, row->heap_per_conn);
 	csv_number(f, row->kernel_per_conn);
-	fprintf(f, ",%ld,%ld,\"%s\"\n", row->rx_peak, row->rx_growth,
-		row->error[0] ? row->error : row->note);
+	csv_number(f, row->rx_peak < 0 ? NAN : (double)row->rx_peak);
+	csv_number(f, row->rx_growth < 0 ? NAN : (double)row->rx_growth);
+	csv_number(f, row->tx_peak < 0 ? NAN : (double)row->tx_peak);
+	csv_number(f, row->tx_growth < 0 ? NAN : (double)row->tx_growth);
+	fprintf(f, ",\"%s\"\n", row->error[0] ? row->error : row->note);
 }
 
 static int write_lines(void)
@@ -1329,7 +1332,8 @@ static int write_lines(void)
 		fprintf(f, "start,scenario,impl,size,conns,cpu,runs,msgs_per_s,"
 			"mb_per_s,p50_us,p99_us,ratio,baseline,"
 			"heap_bytes_per_conn,kernel_bytes_per_conn,"
-			"rx_rss_peak_kib,rx_rss_growth_kib,note\n");
+			"rx_rss_peak_kib,rx_rss_growth_kib,tx_rss_peak_kib,"
+			"tx_rss_growth_kib,note\n");
 	for (i = 0; i < nrows; i++)
 		(opt.csv_path ? csv_row : json_row)(f, &rows[i]);
 	if (f != stdout && fclose(f) != 0) {
