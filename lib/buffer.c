@@ -6,8 +6,10 @@
  * An idle connection holds no buffer.  A buffer is taken when bytes must
  * be kept (a partial frame, queued frames) and given back once they are
  * gone.  Buffers of IPC_CHUNK bytes return to a small per-context pool,
- * so a busy connection does not call malloc per message; larger ones,
- * grown for large messages, are freed as soon as they drain.
+ * so a busy connection does not call malloc per message.  A buffer grown
+ * for a large message is kept as the context's one spare (up to
+ * IPC_SPARE_MAX bytes), so a stream of large messages neither grows a
+ * buffer again for each one nor maps and unmaps memory every time.
  */
 
 #include "internal.h"
@@ -23,12 +25,43 @@ static char *chunk_take(struct ipc_ctx *ctx)
 	return malloc(IPC_CHUNK);
 }
 
+/* Keeps the larger of a released grown buffer and the current spare. */
+static void spare_give(struct ipc_ctx *ctx, char *data, size_t cap)
+{
+	if (cap > IPC_SPARE_MAX || (ctx->spare && ctx->spare_cap >= cap)) {
+		free(data);
+		return;
+	}
+	free(ctx->spare);
+	ctx->spare = data;
+	ctx->spare_cap = cap;
+}
+
 static void chunk_give(struct ipc_ctx *ctx, char *data, size_t cap)
 {
-	if (cap == IPC_CHUNK && ctx->pool_count < IPC_POOL_SIZE)
+	if (cap != IPC_CHUNK)
+		spare_give(ctx, data, cap);
+	else if (ctx->pool_count < IPC_POOL_SIZE)
 		ctx->pool[ctx->pool_count++] = data;
 	else
 		free(data);
+}
+
+/* Moves the live bytes into the spare when it has room for @cap. */
+static bool spare_take(struct ipc_ctx *ctx, struct ipc_buf *b, size_t cap)
+{
+	size_t live = b->len - b->off, spare_cap = ctx->spare_cap;
+	char *data = ctx->spare;
+
+	if (!data || spare_cap < cap)
+		return false;
+	ctx->spare = NULL;
+	if (live)
+		memcpy(data, b->data + b->off, live);
+	if (b->data)
+		chunk_give(ctx, b->data, b->cap);
+	*b = (struct ipc_buf){ .data = data, .len = live, .cap = spare_cap };
+	return true;
 }
 
 /* Moves the live bytes to the front of the buffer. */
@@ -51,6 +84,8 @@ int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 
 	if (!b->data) {
 		cap = room > IPC_CHUNK ? room : IPC_CHUNK;
+		if (cap > IPC_CHUNK && spare_take(ctx, b, cap))
+			return 0;
 		data = cap == IPC_CHUNK ? chunk_take(ctx) : malloc(cap);
 		if (!data)
 			return -ENOMEM;
@@ -65,6 +100,8 @@ int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 		return 0;
 	}
 	cap = b->cap * 2 > live + room ? b->cap * 2 : live + room;
+	if (spare_take(ctx, b, cap))
+		return 0;
 	buf_compact(b);
 	data = realloc(b->data, cap);
 	if (!data)
@@ -96,7 +133,7 @@ void ipc__buf_release(struct ipc_ctx *ctx, struct ipc_buf *b)
 	if (!data)
 		return;
 	memcpy(data, b->data + b->off, live);
-	free(b->data);
+	spare_give(ctx, b->data, b->cap);
 	*b = (struct ipc_buf){ .data = data, .len = live, .cap = IPC_CHUNK };
 }
 
@@ -110,4 +147,6 @@ void ipc__pool_fini(struct ipc_ctx *ctx)
 {
 	while (ctx->pool_count)
 		free(ctx->pool[--ctx->pool_count]);
+	free(ctx->spare);
+	ctx->spare = NULL;
 }

@@ -74,6 +74,17 @@ static int step_frames(struct ipc_ctx *ctx, struct ipc_conn *c,
 	return 0;
 }
 
+/* A large message read straight into the caller's buffer (see io.c). */
+static int step_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       struct ipc_event *ev)
+{
+	if (c->flags & IPC_F_SWITCHED ||
+	    !ipc__read_direct(ctx, c, ev->buf, ev->cap, &ev->len))
+		return 0;
+	c->revents &= (uint8_t)~IPC_EV_IN;
+	return report(ctx, c, ev, MESSAGE_RX);
+}
+
 /* One read; 0 to look at the buffer again, -ENOMEM to retry later. */
 static int step_read(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
@@ -116,6 +127,9 @@ static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
 		if (ret)
 			return ret;
 		if (ipc__may_read(c)) {
+			ret = step_direct(ctx, c, ev);
+			if (ret)
+				return ret;
 			ret = step_read(ctx, c);
 			if (ret < 0)
 				return ret;

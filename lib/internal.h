@@ -33,8 +33,17 @@
 #define IPC_CHUNK (64 * 1024)
 /* Spare buffers a context keeps so the hot path never calls malloc. */
 #define IPC_POOL_SIZE 8
+/* Largest grown buffer a context keeps for its next large message. */
+#define IPC_SPARE_MAX (4 * 1024 * 1024)
 /* Frame header: the payload length, 32-bit big-endian. */
 #define IPC_HEADER 4
+/*
+ * A connection that sends a message larger than IPC_WIDE_FROM asks the
+ * kernel for an IPC_WIDE_SNDBUF socket buffer (clamped by
+ * net.core.wmem_max): fewer wake-ups per large message.
+ */
+#define IPC_WIDE_FROM (128 * 1024)
+#define IPC_WIDE_SNDBUF (2 * 1024 * 1024)
 /* How long a listener stays paused after accept ran out of fds. */
 #define IPC_ACCEPT_RETRY_NS (100 * 1000 * 1000ull)
 
@@ -57,6 +66,7 @@ enum ipc_conn_flag {
 	IPC_F_PAUSED = 1 << 7,	 /* listener paused after EMFILE */
 	IPC_F_BROKEN = 1 << 8,	 /* a write failed: read what is left, close */
 	IPC_F_THROTTLED = 1 << 9, /* not read: a queue is over the high-water */
+	IPC_F_WIDE = 1 << 10,	 /* SO_SNDBUF raised for large messages */
 };
 
 /* Readiness, as the backends report it. */
@@ -146,6 +156,8 @@ struct ipc_ctx {
 
 	char *pool[IPC_POOL_SIZE];
 	int pool_count;
+	char *spare;		/* one grown buffer, kept for the next one */
+	size_t spare_cap;
 	char *scratch;		/* payload buffer for switch in-callbacks */
 	size_t scratch_cap;
 
@@ -184,6 +196,8 @@ IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);
 /* io.c: framing and the socket reads and writes */
 IPC_HIDDEN int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c);
+IPC_HIDDEN int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
+				char *buf, size_t cap, size_t *len);
 IPC_HIDDEN int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       const char **payload, size_t *len);
 IPC_HIDDEN void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c,
@@ -198,6 +212,7 @@ IPC_HIDDEN void ipc__flush_dirty(struct ipc_ctx *ctx);
 IPC_HIDDEN void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN bool ipc__may_read(const struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len);
+IPC_HIDDEN void ipc__widen(struct ipc_conn *c, size_t len);
 
 /* service.c: accepting clients */
 IPC_HIDDEN int ipc__accept(struct ipc_ctx *ctx, uint32_t slot,

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -128,6 +129,41 @@ ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
 	n = n < 0 ? -errno : 0;
 	ipc__buf_release(ctx, b);
 	return n;
+}
+
+/*
+ * A large frame whose rest does not fit in our buffer but is already in
+ * the socket goes straight into the caller's buffer: the bytes we hold are
+ * copied once, the rest is read in place, and no buffer grows for it.
+ * Returns the payload length in *len and 1, or 0 to read as usual.
+ */
+int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c, char *buf,
+		     size_t cap, size_t *len)
+{
+	struct ipc_buf *b = &c->in;
+	size_t missing = frame_missing(b), held;
+	int avail;
+	ssize_t n;
+
+	if (missing <= b->cap - b->len)
+		return 0;
+	held = b->len - b->off - IPC_HEADER;
+	if (held + missing > cap || ioctl(c->fd, FIONREAD, &avail) < 0 ||
+	    (size_t)avail < missing)
+		return 0;
+	do {
+		n = read(c->fd, buf + held, missing);
+	} while (n < 0 && errno == EINTR);
+	/* FIONREAD promised these bytes; anything else is a broken stream. */
+	if (n != (ssize_t)missing) {
+		c->flags |= IPC_F_EOF;
+		return 0;
+	}
+	memcpy(buf, b->data + b->off + IPC_HEADER, held);
+	b->off = b->len;
+	ipc__buf_release(ctx, b);
+	*len = held + missing;
+	return 1;
 }
 
 /*
@@ -357,6 +393,23 @@ static int message_check(struct ipc_ctx *ctx, const char *mcontent,
 }
 
 /*
+ * The kernel's default socket buffer (about 200 KiB) splits a large
+ * message into several rounds of wake-ups on both sides; a connection that
+ * sends one gets a larger buffer, once.  What it may queue in all stays
+ * bounded by ipc_context_queue_limits().
+ */
+void ipc__widen(struct ipc_conn *c, size_t len)
+{
+	int size = IPC_WIDE_SNDBUF;
+
+	if (len < IPC_WIDE_FROM || (c->flags & (IPC_F_WIDE | IPC_F_SOCKET)) !=
+	    IPC_F_SOCKET)
+		return;
+	c->flags |= IPC_F_WIDE;
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+/*
  * A large message to a connection with nothing queued leaves straight from
  * the caller's buffer; only what the socket did not take is copied into
  * the queue.  If that copy cannot be made, the frame is already cut: the
@@ -424,6 +477,7 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 		return -EPIPE;
 	if (out_queued(c) + IPC_HEADER + mlen > ctx->queue_max)
 		return -ENOBUFS;
+	ipc__widen(c, mlen);
 	if (mlen >= IPC_CHUNK && c->out.len == c->out.off &&
 	    !(c->flags & IPC_F_POLLOUT))
 		return schedule_direct(ctx, c, mcontent, mlen);
@@ -512,6 +566,7 @@ IPC_EXPORT int ipc_write(void *ctx_, int servicefd, const char *mcontent,
 	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
 		return -EPIPE;
 	be32_put(header, (uint32_t)mlen);
+	ipc__widen(c, mlen);
 	ret = drain_queue(ctx, c);
 	if (!ret)
 		ret = write_all(c, iov, mlen ? 2 : 1);

@@ -148,6 +148,7 @@ static int forward(struct ipc_ctx *ctx, struct ipc_conn *dst,
 		}
 		return ret == CB_NO_ERROR || ret == CB_IGNORE ? 0 : -EPIPE;
 	}
+	ipc__widen(dst, len);
 	err = ipc__frame_queue(ctx, dst, payload, len);
 	if (err < 0)
 		return err;
