@@ -9,11 +9,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +59,86 @@ void ipc_test_assert_fd_closed(int fd)
 	errno = 0;
 	g_assert_cmpint(fcntl(fd, F_GETFD), ==, -1);
 	g_assert_cmpint(errno, ==, EBADF);
+}
+
+void ipc_test_memory(pid_t pid, gsize *vm, gsize *rss)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *text = NULL;
+	GError *error = NULL;
+	unsigned long size = 0, resident = 0;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (pid)
+		path = g_strdup_printf("/proc/%d/statm", (int)pid);
+	else
+		path = g_strdup("/proc/self/statm");
+	g_assert_true(g_file_get_contents(path, &text, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(sscanf(text, "%lu %lu", &size, &resident), ==, 2);
+	g_assert_cmpint(page, >, 0);
+	if (vm)
+		*vm = (gsize)size * (gsize)page;
+	if (rss)
+		*rss = (gsize)resident * (gsize)page;
+}
+
+gboolean ipc_test_heap_in_use(gsize *bytes)
+{
+#if defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 33)
+	struct mallinfo2 mi = mallinfo2();
+
+	*bytes = mi.uordblks + mi.hblkhd;
+	return TRUE;
+#endif
+#endif
+	*bytes = 0;
+	return FALSE;
+}
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+	__has_feature(memory_sanitizer)
+#define IPC_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define IPC_TEST_SANITIZED 1
+#endif
+
+gboolean ipc_test_under_valgrind(void)
+{
+	const char *preload = g_getenv("LD_PRELOAD");
+
+	/* valgrind preloads its vgpreload_*.so into the programs it runs;
+	 * no need for <valgrind/valgrind.h>. */
+	return preload && strstr(preload, "vgpreload") != NULL;
+}
+
+gboolean ipc_test_memory_instrumented(void)
+{
+#ifdef IPC_TEST_SANITIZED
+	return TRUE;
+#else
+	return ipc_test_under_valgrind();
+#endif
+}
+
+guint64 ipc_test_raise_fd_limit(guint64 wanted)
+{
+	struct rlimit rl;
+
+	g_assert_no_errno(getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+				      rl.rlim_max > wanted ?
+				      wanted : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			g_test_message("setrlimit: %s", g_strerror(errno));
+		g_assert_no_errno(getrlimit(RLIMIT_NOFILE, &rl));
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? G_MAXUINT64 : rl.rlim_cur;
 }
 
 void ipc_test_setup(struct ipc_test_fixture *f, gconstpointer data)
@@ -553,6 +636,22 @@ void ipc_test_assert_eof(int fd)
 		n = 0;
 	g_assert_no_errno(n);
 	g_assert_cmpint(n, ==, 0);
+}
+
+void ipc_test_set_nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	g_assert_no_errno(flags);
+	g_assert_no_errno(fcntl(fd, F_SETFL, flags | O_NONBLOCK));
+}
+
+int ipc_test_pending_bytes(int fd)
+{
+	int avail = -1;
+
+	g_assert_no_errno(ioctl(fd, FIONREAD, &avail));
+	return avail;
 }
 
 void ipc_test_fill(void *buf, size_t len, guint32 seed)

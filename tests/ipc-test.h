@@ -93,6 +93,36 @@ int ipc_test_count_fds(void);
 /** Asserts that @fd is closed: fcntl(fd, F_GETFD) fails with EBADF. */
 void ipc_test_assert_fd_closed(int fd);
 
+/**
+ * Virtual size (@vm) and resident set (@rss) of process @pid (0 for this
+ * one) in bytes, from /proc/<pid>/statm; either pointer may be NULL.
+ */
+void ipc_test_memory(pid_t pid, gsize *vm, gsize *rss);
+
+/**
+ * Bytes this process has allocated with malloc and not freed (glibc's
+ * mallinfo2(): heap chunks in use plus mmapped chunks): what the program
+ * asked for, whether touched or not, and whatever the allocator does with
+ * freed memory.  FALSE (and *@bytes = 0) where mallinfo2() is missing.
+ */
+gboolean ipc_test_heap_in_use(gsize *bytes);
+
+/**
+ * TRUE under valgrind or a sanitizer (ASan, TSan, MSan): their shadow
+ * memory and allocators make RSS and virtual-size figures meaningless, so
+ * tests that bound memory report the figures without asserting the bounds.
+ */
+gboolean ipc_test_memory_instrumented(void);
+
+/** TRUE when the program runs under valgrind. */
+gboolean ipc_test_under_valgrind(void);
+
+/**
+ * Raises the soft RLIMIT_NOFILE to at least @wanted when the hard limit
+ * allows; returns the soft limit in force afterwards.
+ */
+guint64 ipc_test_raise_fd_limit(guint64 wanted);
+
 /* ------------------------------------------------------------------ */
 /* Child processes                                                      */
 /* ------------------------------------------------------------------ */
@@ -267,6 +297,12 @@ gsize ipc_test_read_frame(int fd, GByteArray *out);
 
 /** Assert that the next read() on @fd returns 0 (the peer closed). */
 void ipc_test_assert_eof(int fd);
+
+/** Sets O_NONBLOCK on @fd, asserted. */
+void ipc_test_set_nonblocking(int fd);
+
+/** Bytes waiting to be read in @fd's socket receive queue (FIONREAD). */
+int ipc_test_pending_bytes(int fd);
 
 /**
  * Fill @buf with @len bytes of a pattern derived from @seed, so that
