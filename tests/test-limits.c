@@ -1,0 +1,1006 @@
+/*
+ * libipc tests: bounded resources.  Queue limits and backpressure
+ * (ipc_context_queue_limits), -ENOBUFS from ipc_schedule(), backpressure
+ * through a switch, and the memory a peer can make the service spend on
+ * incoming messages: with the length it announces, or a length above the
+ * maximum.
+ *
+ * "Stalled" below means a peer's non-blocking write found the socket full
+ * and it stayed full for STALL_MS: a quiet period, used to decide when to
+ * move to the next phase, never as a speed threshold.  If the service is
+ * merely slow, the writer moves on early and the test still holds.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+
+#include "ipc-test.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct ipc_test_fixture Fixture;
+
+#define NAME "limits"
+
+/* The small limits most cases use. */
+#define SMALL_HIGH (64 * 1024)
+#define SMALL_MAX (256 * 1024)
+
+/* How long a full socket must stay full for the writer to call it a
+ * stall (see above). */
+#define STALL_MS 500
+
+/*
+ * What one read of the service may take in beyond the high-water mark:
+ * frames already read are still delivered (and echoed) when the queue
+ * crosses the mark.  The library reads at most 64 KiB at once; counted
+ * twice for frame headers and rounding.
+ */
+#define READ_ALLOWANCE (128 * 1024)
+
+/* ------------------------------------------------------------------ */
+/* Numbered messages                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Payload @seq: its 4-byte big-endian number, then a pattern of it. */
+static void fill_numbered(void *buf, size_t len, guint32 seq)
+{
+	guint32 be = GUINT32_TO_BE(seq);
+
+	ipc_test_fill(buf, len, seq);
+	memcpy(buf, &be, MIN(len, sizeof(be)));
+}
+
+static void assert_numbered(const void *data, size_t len, size_t expected_len,
+			    guint32 seq)
+{
+	g_autofree char *expected = g_malloc(expected_len + 1);
+
+	fill_numbered(expected, expected_len, seq);
+	g_assert_cmpmem(data, len, expected, expected_len);
+}
+
+/* Frame @seq (header and payload of @size bytes) into @out. */
+static void numbered_frame(GByteArray *out, size_t size, guint32 seq)
+{
+	g_autofree char *payload = g_malloc(size + 1);
+
+	fill_numbered(payload, size, seq);
+	g_byte_array_set_size(out, 0);
+	ipc_test_append_frame(out, payload, (uint32_t)size);
+}
+
+/*
+ * Bytes a peer may manage to write before backpressure stops it: the
+ * high-water mark, what one read took in beyond it, and the kernel's
+ * buffers of both directions (requests in the peer's send buffer, replies
+ * in the other end's, which has the same default size).  A Unix stream
+ * socket may overshoot its SO_SNDBUF by up to half of it (the size check
+ * comes before each buffer is allocated): each is counted twice.
+ */
+static gsize stall_bound(int fd, size_t high)
+{
+	int sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+
+	g_assert_no_errno(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len));
+	return high + READ_ALLOWANCE + 2 * 2 * (gsize)sndbuf;
+}
+
+/* ------------------------------------------------------------------ */
+/* A raw peer writing numbered frames without blocking                  */
+/* ------------------------------------------------------------------ */
+
+struct writer {
+	int fd;
+	size_t size;		/* payload size of each message */
+	guint count;		/* messages to write */
+	guint next;		/* the next message to start */
+	GByteArray *frame;	/* the current frame */
+	size_t off;		/* bytes of it written */
+	guint64 written;	/* bytes written in all */
+};
+
+static void writer_init(struct writer *w, int fd, size_t size, guint count)
+{
+	*w = (struct writer){ .fd = fd, .size = size, .count = count };
+	w->frame = g_byte_array_new();
+}
+
+static gboolean writer_done(const struct writer *w)
+{
+	return w->next == w->count && w->off == w->frame->len;
+}
+
+/* Writes until the socket is full (FALSE) or everything is written
+ * (TRUE); never more than @bound bytes in all. */
+static gboolean writer_push(struct writer *w, guint64 bound)
+{
+	while (!writer_done(w)) {
+		ssize_t n;
+
+		if (w->off == w->frame->len) {
+			numbered_frame(w->frame, w->size, w->next++);
+			w->off = 0;
+		}
+		n = send(w->fd, w->frame->data + w->off, w->frame->len - w->off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return FALSE;
+		g_assert_no_errno(n);
+		w->off += (size_t)n;
+		w->written += (guint64)n;
+		if (w->written > bound)
+			g_test_message("wrote %" G_GUINT64_FORMAT " bytes, the "
+				       "bound is %" G_GUINT64_FORMAT,
+				       w->written, bound);
+		g_assert_cmpuint(w->written, <=, bound);
+	}
+	return TRUE;
+}
+
+/* TRUE when @fd becomes writable within STALL_MS. */
+static gboolean writable_soon(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int n;
+
+	do {
+		n = poll(&pfd, 1, STALL_MS);
+	} while (n < 0 && errno == EINTR);
+	g_assert_no_errno(n);
+	return n > 0;
+}
+
+/*
+ * Writes until the peer stops taking bytes for STALL_MS; the bytes written
+ * never exceed @bound, and the writer must stall before all is written.
+ */
+static void writer_until_stall(struct writer *w, guint64 bound)
+{
+	for (;;) {
+		g_assert_false(writer_push(w, bound));
+		if (!writable_soon(w->fd))
+			break;
+	}
+	g_test_message("stalled after %" G_GUINT64_FORMAT " bytes (%u "
+		       "messages started), bound %" G_GUINT64_FORMAT,
+		       w->written, w->next, bound);
+}
+
+/* ------------------------------------------------------------------ */
+/* A raw peer reading numbered frames without blocking                  */
+/* ------------------------------------------------------------------ */
+
+struct reader {
+	int fd;
+	size_t size;
+	guint expected;		/* the next message number */
+	GByteArray *in;		/* bytes read, not yet parsed */
+	gboolean eof;		/* the end of the stream was read */
+};
+
+static void reader_init(struct reader *r, int fd, size_t size)
+{
+	*r = (struct reader){ .fd = fd, .size = size };
+	r->in = g_byte_array_new();
+}
+
+/* Reads what is there (until the socket is empty) and checks every whole
+ * frame; FALSE at EOF. */
+static gboolean reader_pull(struct reader *r)
+{
+	guint8 buf[64 * 1024];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(r->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return TRUE;
+		g_assert_no_errno(n);
+		if (n == 0)
+			return FALSE;
+		g_byte_array_append(r->in, buf, (guint)n);
+		while (r->in->len >= 4) {
+			guint32 len;
+
+			memcpy(&len, r->in->data, 4);
+			len = GUINT32_FROM_BE(len);
+			if (r->in->len < 4 + len)
+				break;
+			assert_numbered(r->in->data + 4, len, r->size,
+					r->expected++);
+			g_byte_array_remove_range(r->in, 0, 4 + len);
+		}
+	}
+}
+
+/* Waits until @rfd is readable or (with @want_write) @wfd writable; a
+ * negative fd is left out. */
+static void wait_either(int rfd, int wfd, gboolean want_write)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = rfd, .events = POLLIN },
+		{ .fd = want_write ? wfd : -1, .events = POLLOUT },
+	};
+	int n;
+
+	do {
+		n = poll(pfd, 2, -1);
+	} while (n < 0 && errno == EINTR);
+	g_assert_no_errno(n);
+}
+
+/* Writes what is left of @w (when not NULL) and reads @r until @count
+ * messages were read, all in order and intact. */
+static void drain(struct writer *w, struct reader *r, guint count)
+{
+	while (r->expected < count) {
+		gboolean more = w && !writer_done(w);
+
+		wait_either(r->fd, w ? w->fd : -1, more);
+		if (more)
+			writer_push(w, G_MAXUINT64);
+		if (reader_pull(r))
+			continue;
+		r->eof = TRUE;
+		if (r->expected < count)
+			g_test_message("end of stream after %u of %u messages",
+				       r->expected, count);
+		g_assert_cmpuint(r->expected, ==, count);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Backpressure on an echo service                                      */
+/* ------------------------------------------------------------------ */
+
+struct flood {
+	size_t high, max;	/* limits, 0 for the defaults */
+	size_t size;		/* payload size of each message */
+	guint count;		/* messages sent, each echoed */
+};
+
+/* Child: writes without reading until it stalls, then reads every echo
+ * while writing the rest. */
+static void flood_child(void *arg)
+{
+	const struct flood *plan = arg;
+	int fd = ipc_test_raw_connect(NAME);
+	size_t high = plan->high ? plan->high : IPC_QUEUE_HIGH_WATER_DEFAULT;
+	struct writer w;
+	struct reader r;
+
+	writer_init(&w, fd, plan->size, plan->count);
+	reader_init(&r, fd, plan->size);
+	writer_until_stall(&w, stall_bound(fd, high));
+	drain(&w, &r, plan->count);
+	g_assert_true(writer_done(&w));
+	close(fd);
+	g_byte_array_unref(w.frame);
+	g_byte_array_unref(r.in);
+}
+
+/*
+ * A peer sends requests to an echo service without reading the replies:
+ * its writes stall after a bounded number of bytes (the service stopped
+ * reading it), the echoes never take the queue to its maximum (ipc_schedule
+ * never says -ENOBUFS), and once it reads, every reply arrives in order.
+ */
+static void test_backpressure(Fixture *f, gconstpointer data)
+{
+	const struct flood *plan = data;
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	int svc;
+	guint rx = 0, tx = 0;
+	size_t index;
+	int conn;
+	pid_t pid;
+
+	if (plan->high)
+		g_assert_cmpint(ipc_context_queue_limits(f->ctx, plan->high,
+							 plan->max), ==, 0);
+	svc = ipc_test_service_init(f->ctx, NAME);
+	pid = ipc_test_fork(flood_child, (void *)plan);
+	conn = ipc_test_accept(f->ctx, svc, &index);
+	for (;;) {
+		ipc_test_next_event(f->ctx, &ev);
+		if (ev.type == DISCONNECTION)
+			break;
+		g_assert_cmpint(ev.fd, ==, conn);
+		if (ev.type == MESSAGE_TX) {
+			tx++;
+			continue;
+		}
+		ipc_test_assert_message(&ev, index, conn, ev.data, ev.len);
+		assert_numbered(ev.data, ev.len, plan->size, rx++);
+		g_assert_cmpint(ipc_schedule(f->ctx, conn, ev.data, ev.len), ==,
+				0);
+	}
+	g_assert_cmpint(ev.fd, ==, conn);
+	g_assert_cmpuint(rx, ==, plan->count);
+	g_assert_cmpuint(tx, ==, plan->count);
+	ipc_test_reap(pid);
+}
+
+/* 8,192 x 1 KiB = 8 MiB, far beyond the bound (about 1 MiB here). */
+static const struct flood flood_small = {
+	SMALL_HIGH, SMALL_MAX, 1024, 8192
+};
+/* The defaults: 4 MiB high-water, so 24 MiB (bound about 5 MiB). */
+static const struct flood flood_default = { 0, 0, 16 * 1024, 1536 };
+
+/* ------------------------------------------------------------------ */
+/* -ENOBUFS                                                             */
+/* ------------------------------------------------------------------ */
+
+#define REFUSED_SIZE 1000
+
+/* Schedules @size-byte messages from number *@seq on until one is
+ * refused with -ENOBUFS; returns the bytes (frames) accepted. */
+static gsize schedule_until_full(void *ctx, int fd, size_t size, guint *seq)
+{
+	g_autofree char *buf = g_malloc(size);
+	gsize accepted = 0;
+	int ret;
+
+	for (;;) {
+		fill_numbered(buf, size, *seq);
+		ret = ipc_schedule(ctx, fd, buf, size);
+		if (ret == -ENOBUFS)
+			break;
+		g_assert_cmpint(ret, ==, 0);
+		accepted += 4 + size;
+		(*seq)++;
+	}
+	/* Refused again while nothing drained. */
+	g_assert_cmpint(ipc_schedule(ctx, fd, buf, size), ==, -ENOBUFS);
+	return accepted;
+}
+
+/* Runs the loop and reads the raw peer until @count messages were read
+ * and written whole (MESSAGE_TX) in all. */
+static void pump(void *ctx, int conn, struct reader *r, guint *tx,
+		 guint count)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+
+	while (r->expected < count || *tx < count) {
+		g_assert_true(reader_pull(r));
+		if (*tx == count)
+			continue;
+		ipc_test_next_event(ctx, &ev);
+		g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
+				ipc_test_event_name(MESSAGE_TX));
+		g_assert_cmpint(ev.fd, ==, conn);
+		(*tx)++;
+	}
+}
+
+/* The next event is the MESSAGE_RX of a frame the raw peer writes now:
+ * nothing else (such as one more MESSAGE_TX) was pending. */
+static void expect_nothing_pending(void *ctx, int raw, int conn)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+
+	ipc_test_write_frame(raw, "end", 3);
+	ipc_test_wait_for(ctx, MESSAGE_RX, &ev);
+	g_assert_cmpint(ev.fd, ==, conn);
+	g_assert_cmpmem(ev.data, ev.len, "end", 3);
+}
+
+/*
+ * A peer that reads nothing: ipc_schedule() accepts about max bytes, then
+ * refuses with -ENOBUFS and queues nothing; once the peer reads, it
+ * accepts again, and the peer gets every accepted message once, in order.
+ * @data: the payload size.
+ */
+static void test_enobufs(Fixture *f, gconstpointer data)
+{
+	size_t size = GPOINTER_TO_SIZE(data);
+	int svc, raw, conn;
+	struct reader r;
+	guint seq = 0, tx = 0, refused, again;
+	gsize accepted, bound;
+
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, SMALL_HIGH, SMALL_MAX),
+			==, 0);
+	svc = ipc_test_service_init(f->ctx, NAME);
+	raw = ipc_test_raw_connect(NAME);
+	conn = ipc_test_accept(f->ctx, svc, NULL);
+	reader_init(&r, raw, size);
+
+	accepted = schedule_until_full(f->ctx, conn, size, &seq);
+	refused = seq;
+	bound = SMALL_MAX + stall_bound(conn, 0);
+	g_test_message("%u messages (%" G_GSIZE_FORMAT " bytes) accepted "
+		       "before -ENOBUFS; max %d, bound %" G_GSIZE_FORMAT,
+		       seq, accepted, SMALL_MAX, bound);
+	/* Not refused early: the queue alone was within one message of max
+	 * (what the kernel took left the queue, so accepted >= queued). */
+	g_assert_cmpuint(accepted + 4 + size, >, SMALL_MAX);
+	/* Not refused late: the queue plus the kernel's buffers. */
+	g_assert_cmpuint(accepted, <=, bound);
+
+	/* The peer reads: everything accepted arrives, then the loop has
+	 * nothing more to report (the refused message was never queued). */
+	pump(f->ctx, conn, &r, &tx, refused);
+	expect_nothing_pending(f->ctx, raw, conn);
+
+	/* Accepted again: the refused message and the next ones (as many as
+	 * fit under max, at most 8) follow the others without a gap or a
+	 * duplicate. */
+	again = MIN(8, SMALL_MAX / (4 + size));
+	g_assert_cmpuint(again, >=, 2);
+	for (guint i = 0; i < again; i++) {
+		g_autofree char *buf = g_malloc(size);
+
+		fill_numbered(buf, size, seq);
+		g_assert_cmpint(ipc_schedule(f->ctx, conn, buf, size), ==, 0);
+		seq++;
+	}
+	pump(f->ctx, conn, &r, &tx, seq);
+	expect_nothing_pending(f->ctx, raw, conn);
+	g_assert_cmpuint(r.in->len, ==, 0);
+	g_byte_array_unref(r.in);
+	g_assert_cmpint(ipc_close_fd(f->ctx, conn), ==, 0);
+	close(raw);
+}
+
+/* A message larger than max is refused even by an empty queue (a large
+ * message usually leaves without being queued). */
+static void test_enobufs_single(Fixture *f, gconstpointer data)
+{
+	g_autofree char *big = g_malloc0(SMALL_MAX + 1);
+	int svc, raw, conn;
+
+	(void)data;
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, SMALL_HIGH, SMALL_MAX),
+			==, 0);
+	svc = ipc_test_service_init(f->ctx, NAME);
+	raw = ipc_test_raw_connect(NAME);
+	conn = ipc_test_accept(f->ctx, svc, NULL);
+	g_assert_cmpint(ipc_schedule(f->ctx, conn, big, SMALL_MAX), ==,
+			-ENOBUFS);
+	g_assert_cmpint(ipc_schedule(f->ctx, conn, big, SMALL_MAX - 4), ==, 0);
+	g_assert_cmpint(ipc_close_fd(f->ctx, conn), ==, 0);
+	close(raw);
+}
+
+/* The default maximum, 64 MiB, with 1 MiB messages. */
+static void test_enobufs_default(Fixture *f, gconstpointer data)
+{
+	size_t size = 1024 * 1024;
+	int svc, raw, conn;
+	guint seq = 0;
+	gsize accepted;
+
+	(void)data;
+	svc = ipc_test_service_init(f->ctx, NAME);
+	raw = ipc_test_raw_connect(NAME);
+	conn = ipc_test_accept(f->ctx, svc, NULL);
+	accepted = schedule_until_full(f->ctx, conn, size, &seq);
+	g_test_message("%u messages (%" G_GSIZE_FORMAT " bytes) accepted "
+		       "before -ENOBUFS", seq, accepted);
+	g_assert_cmpuint(accepted + 4 + size, >, IPC_QUEUE_MAX_DEFAULT);
+	g_assert_cmpuint(accepted, <=,
+			 IPC_QUEUE_MAX_DEFAULT + stall_bound(conn, 0));
+	g_assert_cmpint(ipc_close_fd(f->ctx, conn), ==, 0);
+	close(raw);
+}
+
+static void test_limit_arguments(Fixture *f, gconstpointer data)
+{
+	char buf[100] = { 0 };
+	int svc, raw, conn;
+
+	(void)data;
+	g_assert_cmpint(ipc_context_queue_limits(NULL, 10, 20), ==, -EINVAL);
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, 0, 20), ==, -EINVAL);
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, 0, 0), ==, -EINVAL);
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, 100, 99), ==,
+			-EINVAL);
+	/* None of them changed the limits: 100 bytes still fit. */
+	svc = ipc_test_service_init(f->ctx, NAME);
+	raw = ipc_test_raw_connect(NAME);
+	conn = ipc_test_accept(f->ctx, svc, NULL);
+	g_assert_cmpint(ipc_schedule(f->ctx, conn, buf, sizeof(buf)), ==, 0);
+	/* Equal limits are valid, and they apply at once: 104 bytes are
+	 * queued (the loop has not run), and 104 more would exceed 200. */
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, 200, 200), ==, 0);
+	g_assert_cmpint(ipc_schedule(f->ctx, conn, buf, sizeof(buf)), ==,
+			-ENOBUFS);
+	g_assert_cmpint(ipc_schedule(f->ctx, conn, buf, 92), ==, 0);
+	g_assert_cmpint(ipc_close_fd(f->ctx, conn), ==, 0);
+	close(raw);
+}
+
+/* ------------------------------------------------------------------ */
+/* Backpressure through a switch                                        */
+/* ------------------------------------------------------------------ */
+
+#define RELAY_COUNT 8192
+#define RELAY_SIZE 1024
+
+/* go_a: the switch is set up, A may write; go_b: A stalled, B may read. */
+static int go_a[2], go_b[2];
+
+/* Child A: writes until it stalls, lets B read, then writes the rest. */
+static void relay_writer(void *arg)
+{
+	int fd = ipc_test_raw_connect(NAME);
+	struct writer w;
+
+	(void)arg;
+	writer_init(&w, fd, RELAY_SIZE, RELAY_COUNT);
+	ipc_test_wait_notify(go_a[0]);
+	writer_until_stall(&w, stall_bound(fd, SMALL_HIGH));
+	ipc_test_notify(go_b[1]);
+	while (!writer_push(&w, G_MAXUINT64))
+		wait_either(-1, fd, TRUE);
+	close(fd);
+	g_byte_array_unref(w.frame);
+}
+
+/* Child B: reads nothing until A stalled, then every message, in order,
+ * and the end of the stream once A is gone. */
+static void relay_reader(void *arg)
+{
+	int fd = ipc_test_raw_connect(NAME);
+	struct reader r;
+
+	(void)arg;
+	reader_init(&r, fd, RELAY_SIZE);
+	ipc_test_wait_notify(go_b[0]);
+	drain(NULL, &r, RELAY_COUNT);
+	g_assert_cmpuint(r.in->len, ==, 0);
+	if (!r.eof)
+		ipc_test_assert_eof(fd);
+	close(fd);
+	g_byte_array_unref(r.in);
+}
+
+/*
+ * A -> relay -> B, where B does not read: the relay stops reading A, so
+ * A's writes stall after a bounded number of bytes; once B reads, every
+ * message arrives, in order.
+ */
+static void test_switch_backpressure(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	guint rx = 0, tx = 0, gone = 0;
+	int svc, a, b;
+	pid_t pid_a, pid_b;
+
+	(void)data;
+	g_assert_cmpint(ipc_context_queue_limits(f->ctx, SMALL_HIGH, SMALL_MAX),
+			==, 0);
+	svc = ipc_test_service_init(f->ctx, NAME);
+	ipc_test_pipe(go_a);
+	ipc_test_pipe(go_b);
+	pid_a = ipc_test_fork(relay_writer, NULL);
+	a = ipc_test_accept(f->ctx, svc, NULL);
+	pid_b = ipc_test_fork(relay_reader, NULL);
+	b = ipc_test_accept(f->ctx, svc, NULL);
+	g_assert_cmpint(ipc_add_switch(f->ctx, a, b), ==, 0);
+	ipc_test_notify(go_a[1]);
+	while (gone < 2) {
+		ipc_test_next_event(f->ctx, &ev);
+		switch (ev.type) {
+		case SWITCH_RX:
+			g_assert_cmpint(ev.fd, ==, a);
+			assert_numbered(ev.data, ev.len, RELAY_SIZE, rx++);
+			break;
+		case SWITCH_TX:
+			g_assert_cmpint(ev.fd, ==, b);
+			tx++;
+			break;
+		case DISCONNECTION:
+			g_assert_true(ev.fd == a || ev.fd == b);
+			gone++;
+			break;
+		default:
+			g_test_message("unexpected %s",
+				       ipc_test_event_name(ev.type));
+			g_assert_not_reached();
+		}
+	}
+	g_assert_cmpuint(rx, ==, RELAY_COUNT);
+	g_assert_cmpuint(tx, ==, RELAY_COUNT);
+	ipc_test_reap(pid_a);
+	ipc_test_reap(pid_b);
+	for (guint i = 0; i < 2; i++) {
+		close(go_a[i]);
+		close(go_b[i]);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Incoming memory                                                      */
+/* ------------------------------------------------------------------ */
+
+#define CROWD_PROCS 10
+#define CROWD_PER_PROC 100
+#define CROWD (CROWD_PROCS * CROWD_PER_PROC)
+/* Each peer announces the largest message allowed and sends 1 KiB. */
+#define ANNOUNCED IPC_MAX_MESSAGE_SIZE_DEFAULT
+#define PART 1024
+
+/*
+ * The RSS the 1,000 half-sent messages may add to the service: what
+ * arrived is 1 MiB; each connection's read buffer is a 64 KiB malloc of
+ * which the read touched only the first page or two, so about 8 KiB a
+ * connection (8 MiB), plus the connection table.  16 MiB leaves twice
+ * that; a service that touched the announced 16 MiB per peer would need
+ * 16 GiB.
+ */
+#define CROWD_RSS_BOUND (16u * 1024 * 1024)
+/*
+ * What they may add to the bytes the service has malloc'ed (touched or
+ * not): one 64 KiB read buffer per connection (62.5 MiB) plus the tables,
+ * with half of it again as a margin.  This catches a service that
+ * allocates the announced length without touching it (16 GiB in all),
+ * which the RSS cannot show.
+ */
+#define CROWD_HEAP_BOUND (96u * 1024 * 1024)
+
+#define HELLO "still there?"
+
+static int crowd_ready[2], crowd_go[2], crowd_bye[2];
+
+/* The first peer of the first and the last child finish their message. */
+static gboolean crowd_finisher(int proc, int i)
+{
+	return i == 0 && (proc == 0 || proc == CROWD_PROCS - 1);
+}
+
+static void crowd_child(void *arg)
+{
+	int proc = GPOINTER_TO_INT(arg);
+	g_autoptr(GByteArray) frame = g_byte_array_new();
+	/* Only a finisher needs all of it (cheaper under valgrind). */
+	size_t size = crowd_finisher(proc, 0) ? ANNOUNCED : PART;
+	g_autofree char *payload = g_malloc(size);
+	guint32 header = GUINT32_TO_BE(ANNOUNCED);
+	int fds[CROWD_PER_PROC];
+
+	fill_numbered(payload, size, (guint32)proc);
+	for (int i = 0; i < CROWD_PER_PROC; i++) {
+		fds[i] = ipc_test_raw_connect(NAME);
+		ipc_test_write_all(fds[i], &header, sizeof(header));
+		ipc_test_write_all(fds[i], payload, PART);
+	}
+	ipc_test_notify(crowd_ready[1]);
+	ipc_test_wait_notify(crowd_go[0]);
+	for (int i = 0; i < CROWD_PER_PROC; i++) {
+		ipc_test_read_frame(fds[i], frame);
+		g_assert_cmpmem(frame->data, frame->len, HELLO, strlen(HELLO));
+		if (crowd_finisher(proc, i))
+			ipc_test_write_all(fds[i], payload + PART,
+					   ANNOUNCED - PART);
+	}
+	ipc_test_wait_notify(crowd_bye[0]);
+	for (int i = 0; i < CROWD_PER_PROC; i++)
+		close(fds[i]);
+}
+
+/* Counts the one-byte notes children wrote to the pipe @fd so far. */
+static guint notes_read(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	guint8 buf[64];
+	guint count = 0;
+	ssize_t n;
+
+	while (poll(&pfd, 1, 0) == 1) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		g_assert_cmpint(n, >, 0);
+		count += (guint)n;
+	}
+	return count;
+}
+
+/* TRUE when the library has read every byte the peers sent. */
+static gboolean all_read(const GArray *conns)
+{
+	for (guint i = 0; i < conns->len; i++)
+		if (ipc_test_pending_bytes(g_array_index(conns, int, i)) > 0)
+			return FALSE;
+	return TRUE;
+}
+
+/* Event buffer made before the first measurement, so that it is not
+ * counted: a message may be up to ANNOUNCED bytes. */
+static void event_presize(struct ipc_test_event *ev)
+{
+	ev->data = g_malloc(ANNOUNCED);
+	ev->capacity = ANNOUNCED;
+}
+
+/* What a test measures of the service's memory. */
+struct memory {
+	gsize vm, rss, heap;
+	gboolean have_heap;
+};
+
+static void memory_get(struct memory *m)
+{
+	ipc_test_memory(0, &m->vm, &m->rss);
+	m->have_heap = ipc_test_heap_in_use(&m->heap);
+}
+
+#define KIB_DELTA(a, b) (((gssize)(b) - (gssize)(a)) / 1024)
+
+static void memory_report(const char *what, const struct memory *m0,
+			  const struct memory *m1)
+{
+	g_test_message("%s: RSS +%" G_GSSIZE_FORMAT " KiB (%" G_GSIZE_FORMAT
+		       " KiB), malloc'ed +%" G_GSSIZE_FORMAT " KiB, virtual +%"
+		       G_GSSIZE_FORMAT " KiB%s", what,
+		       KIB_DELTA(m0->rss, m1->rss), m1->rss / 1024,
+		       KIB_DELTA(m0->heap, m1->heap),
+		       KIB_DELTA(m0->vm, m1->vm),
+		       ipc_test_memory_instrumented() ?
+			       " (instrumented: bounds not checked)" : "");
+}
+
+/* A raw peer of this process announces more than the maximum: it is
+ * disconnected as soon as the header arrives. */
+static void oversized_peer(void *ctx, int svc)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	guint32 header = GUINT32_TO_BE(ANNOUNCED + 1);
+	int raw = ipc_test_raw_connect(NAME);
+	int conn = ipc_test_accept(ctx, svc, NULL);
+
+	ipc_test_write_all(raw, &header, sizeof(header));
+	ipc_test_wait_for_ignoring(ctx, DISCONNECTION, IPC_TEST_BIT(TIMER),
+				   &ev);
+	g_assert_cmpint(ev.fd, ==, conn);
+	ipc_test_assert_eof(raw);
+	close(raw);
+}
+
+/*
+ * 1,000 peers each announce a 16 MiB message and send 1 KiB of it: the
+ * service's memory grows with what arrived, not with what was announced.
+ * A peer announcing more than the maximum is disconnected meanwhile; the
+ * 1,000 others are still served (each reads a message from the service,
+ * two finish their 16 MiB message, all leave cleanly).
+ */
+static void test_incoming_memory(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	g_autoptr(GArray) conns = NULL;
+	struct memory m0, m1;
+	guint ready = 0, tx = 0, rx = 0, gone = 0;
+	pid_t pids[CROWD_PROCS];
+	int svc;
+
+	(void)data;
+	if (ipc_test_raise_fd_limit(CROWD + 64) < CROWD + 64) {
+		g_test_skip("not enough fds for 1,000 connections");
+		return;
+	}
+	svc = ipc_test_service_init(f->ctx, NAME);
+	event_presize(&ev);
+	ipc_test_pipe(crowd_ready);
+	ipc_test_pipe(crowd_go);
+	ipc_test_pipe(crowd_bye);
+	memory_get(&m0);
+	for (int p = 0; p < CROWD_PROCS; p++)
+		pids[p] = ipc_test_fork(crowd_child, GINT_TO_POINTER(p));
+	/* Made after the forks: the children _exit() without freeing. */
+	conns = g_array_new(FALSE, FALSE, sizeof(int));
+
+	/* Accept everyone, until the library has read every byte sent; the
+	 * timer wakes the loop to look. */
+	ipc_context_timer(f->ctx, 10);
+	while (conns->len < CROWD || ready < CROWD_PROCS || !all_read(conns)) {
+		ipc_test_next_event(f->ctx, &ev);
+		if (ev.type == TIMER) {
+			ready += notes_read(crowd_ready[0]);
+			continue;
+		}
+		g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
+				ipc_test_event_name(CONNECTION));
+		g_array_append_val(conns, ev.newfd);
+	}
+	memory_get(&m1);
+	memory_report("1,000 peers, 1 KiB of 16 MiB each", &m0, &m1);
+	if (!ipc_test_memory_instrumented()) {
+		g_assert_cmpuint(m1.rss, <=, m0.rss + CROWD_RSS_BOUND);
+		if (m0.have_heap)
+			g_assert_cmpuint(m1.heap, <=,
+					 m0.heap + CROWD_HEAP_BOUND);
+	}
+
+	oversized_peer(f->ctx, svc);
+	ipc_context_timer(f->ctx, 0);
+
+	/* The others are all still there. */
+	for (guint i = 0; i < conns->len; i++)
+		g_assert_cmpint(ipc_schedule(f->ctx, g_array_index(conns, int, i),
+					     HELLO, strlen(HELLO)), ==, 0);
+	for (int p = 0; p < CROWD_PROCS; p++)
+		ipc_test_notify(crowd_go[1]);
+	while (tx < CROWD || rx < 2) {
+		guint32 seq;
+
+		ipc_test_next_event(f->ctx, &ev);
+		if (ev.type == MESSAGE_TX) {
+			tx++;
+			continue;
+		}
+		g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
+				ipc_test_event_name(MESSAGE_RX));
+		g_assert_cmpuint(ev.len, ==, ANNOUNCED);
+		memcpy(&seq, ev.data, sizeof(seq));
+		seq = GUINT32_FROM_BE(seq);
+		g_assert_true(seq == 0 || seq == CROWD_PROCS - 1);
+		assert_numbered(ev.data, ev.len, ANNOUNCED, seq);
+		rx++;
+	}
+	for (int p = 0; p < CROWD_PROCS; p++)
+		ipc_test_notify(crowd_bye[1]);
+	while (gone < CROWD) {
+		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
+		gone++;
+	}
+	for (int p = 0; p < CROWD_PROCS; p++)
+		ipc_test_reap(pids[p]);
+	for (guint i = 0; i < 2; i++) {
+		close(crowd_ready[i]);
+		close(crowd_go[i]);
+		close(crowd_bye[i]);
+	}
+}
+
+/*
+ * One peer announces 16 MiB and sends DRIP_PIECES pieces of DRIP_PIECE
+ * bytes, each read by the service before the next is sent.
+ */
+#define DRIP_PIECES 32
+#define DRIP_PIECE (4 * 1024)
+#define DRIP_SENT (DRIP_PIECES * DRIP_PIECE)
+/*
+ * Growing with the bytes that arrive, at most doubling, the read buffer
+ * holds at most twice what arrived, or one 64 KiB chunk: 256 KiB here.
+ * The bound, for both the bytes malloc'ed and the RSS, is four times that.
+ * Doubling at every read instead reaches the announced length after nine
+ * reads.
+ */
+#define DRIP_HEAP_BOUND (4 * 2 * DRIP_SENT)
+
+static int drip_go[2];
+
+static void drip_child(void *arg)
+{
+	g_autofree char *payload = g_malloc(ANNOUNCED);
+	guint32 header = GUINT32_TO_BE(ANNOUNCED);
+	int fd = ipc_test_raw_connect(NAME);
+
+	(void)arg;
+	fill_numbered(payload, ANNOUNCED, 77);
+	ipc_test_write_all(fd, &header, sizeof(header));
+	for (size_t sent = 0; sent < DRIP_SENT; sent += DRIP_PIECE) {
+		ipc_test_wait_notify(drip_go[0]);
+		ipc_test_write_all(fd, payload + sent, DRIP_PIECE);
+		ipc_test_notify(crowd_ready[1]);
+	}
+	ipc_test_wait_notify(drip_go[0]);
+	ipc_test_write_all(fd, payload + DRIP_SENT, ANNOUNCED - DRIP_SENT);
+	close(fd);
+}
+
+/*
+ * The read buffer of a large message grows with the bytes that arrive
+ * (at most doubling), not with the number of reads nor to the announced
+ * length: a peer that sends a large message in many small pieces makes
+ * the service hold about what it sent.  The message then arrives whole.
+ */
+static void test_incoming_drip(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	g_autoptr(GArray) conns = NULL;
+	struct memory m0, m1;
+	guint pieces = 0;
+	size_t index;
+	int svc, conn;
+	pid_t pid;
+
+	(void)data;
+	svc = ipc_test_service_init(f->ctx, NAME);
+	event_presize(&ev);
+	ipc_test_pipe(crowd_ready);
+	ipc_test_pipe(drip_go);
+	memory_get(&m0);
+	pid = ipc_test_fork(drip_child, NULL);
+	conn = ipc_test_accept(f->ctx, svc, &index);
+	conns = g_array_new(FALSE, FALSE, sizeof(int));
+	g_array_append_val(conns, conn);
+	ipc_context_timer(f->ctx, 5);
+	/* One piece at a time: the next is sent once the library has read
+	 * the last one. */
+	ipc_test_notify(drip_go[1]);
+	while (pieces < DRIP_PIECES) {
+		guint sent;
+
+		ipc_test_wait_for(f->ctx, TIMER, &ev);
+		sent = notes_read(crowd_ready[0]);
+		g_assert_cmpuint(sent, <=, 1);
+		while (sent && !all_read(conns))
+			ipc_test_wait_for(f->ctx, TIMER, &ev);
+		if (!sent)
+			continue;
+		if (++pieces < DRIP_PIECES)
+			ipc_test_notify(drip_go[1]);
+	}
+	memory_get(&m1);
+	memory_report("32 pieces of 4 KiB of 16 MiB", &m0, &m1);
+	ipc_context_timer(f->ctx, 0);
+	ipc_test_notify(drip_go[1]);
+	ipc_test_wait_for_ignoring(f->ctx, MESSAGE_RX, IPC_TEST_BIT(TIMER),
+				   &ev);
+	g_assert_cmpint(ev.fd, ==, conn);
+	assert_numbered(ev.data, ev.len, ANNOUNCED, 77);
+	ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
+	g_assert_cmpint(ev.fd, ==, conn);
+	ipc_test_reap(pid);
+	for (guint i = 0; i < 2; i++) {
+		close(crowd_ready[i]);
+		close(drip_go[i]);
+	}
+	if (ipc_test_memory_instrumented() || !m0.have_heap)
+		return;
+	/*
+	 * KNOWN LIBRARY BUG (reported, lib/ is not ours to change): the read
+	 * buffer of a frame larger than the buffer doubles at every read
+	 * (lib/io.c, ipc__in_reserve() asks for as much room as the buffer
+	 * already has, so ipc__buf_reserve() doubles it however few bytes
+	 * are held), up to twice the announced length: 128 KiB sent in 32
+	 * reads make the service malloc 32 MiB, and glibc's realloc() copies
+	 * whole old buffers, so about 16 MiB of it is resident.  Until it is
+	 * fixed the case is reported as incomplete (TODO) instead of failing
+	 * CI; once fixed, the assertions below hold and it passes.
+	 */
+	if (m1.heap > m0.heap + DRIP_HEAP_BOUND ||
+	    m1.rss > m0.rss + DRIP_HEAP_BOUND) {
+		g_test_incomplete("libipc bug: the read buffer of a large "
+				  "message doubles at every read, not with "
+				  "the bytes that arrived");
+		return;
+	}
+	g_assert_cmpuint(m1.heap, <=, m0.heap + DRIP_HEAP_BOUND);
+	g_assert_cmpuint(m1.rss, <=, m0.rss + DRIP_HEAP_BOUND);
+}
+
+int main(int argc, char **argv)
+{
+	ipc_test_init(&argc, &argv);
+
+#define ADD(path, func, data) \
+	IPC_TEST_ADD("/ipc/limits/" path, func, data)
+	ADD("arguments", test_limit_arguments, NULL);
+	ADD("backpressure/small", test_backpressure, &flood_small);
+	ADD("backpressure/default", test_backpressure, &flood_default);
+	ADD("backpressure/switch", test_switch_backpressure, NULL);
+	ADD("enobufs/small", test_enobufs, GSIZE_TO_POINTER(REFUSED_SIZE));
+	ADD("enobufs/large", test_enobufs, GSIZE_TO_POINTER(100 * 1024));
+	ADD("enobufs/single", test_enobufs_single, NULL);
+	ADD("enobufs/default", test_enobufs_default, NULL);
+	ADD("incoming/drip", test_incoming_drip, NULL);
+	ADD("incoming/thousand-peers", test_incoming_memory, NULL);
+#undef ADD
+
+	return g_test_run();
+}
