@@ -76,8 +76,12 @@ static void buf_compact(struct ipc_buf *b)
 	b->len = live;
 }
 
-/* Makes room for at least @room more bytes after b->len. */
-int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
+/*
+ * Makes room for at least @room more bytes after b->len.  The live bytes
+ * move to the front only when they fill at most half the buffer, so each
+ * byte is moved at most once for every time the buffer empties as much.
+ */
+int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 {
 	size_t live, cap;
 	char *data;
@@ -95,7 +99,7 @@ int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 	if (b->cap - b->len >= room)
 		return 0;
 	live = b->len - b->off;
-	if (b->cap - live >= room) {
+	if (b->cap - live >= room && live <= b->cap / 2) {
 		buf_compact(b);
 		return 0;
 	}

@@ -3,8 +3,9 @@
  *
  * SPDX-License-Identifier: ISC
  *
- * Slots live in one array that grows by doubling; a closed slot goes on a
- * free list and is reused, so indexes stay small and never move.  The
+ * Slots live in one array that grows by doubling (its size is a power of
+ * two, so the ready ring wraps with a mask); a closed slot goes on a free
+ * list and is reused, so indexes stay small and never move.  The
  * ready ring and the dirty list hold each slot at most once (guarded by
  * IPC_F_QUEUED and IPC_F_DIRTY), so they need no more entries than there
  * are slots.  A slot freed while queued keeps its flag: the stale entry is
@@ -56,7 +57,7 @@ static int grow_slots(struct ipc_ctx *ctx)
 		return -ENOMEM;
 	}
 	for (i = 0; i < ctx->ready_count; i++)
-		ready[i] = ctx->ready[(ctx->ready_head + i) % ctx->cap];
+		ready[i] = ctx->ready[(ctx->ready_head + i) & (ctx->cap - 1)];
 	free(ctx->ready);
 	ctx->ready = ready;
 	ctx->ready_head = 0;
@@ -172,51 +173,9 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 		ctx->paused_until = 0;
 }
 
-struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd)
-{
-	if (fd < 0 || fd >= ctx->fdmap_len || ctx->fdmap[fd] < 0)
-		return NULL;
-	return &ctx->conns[ctx->fdmap[fd]];
-}
-
 struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx, size_t slot)
 {
 	if (slot >= ctx->nslots || ctx->conns[slot].kind == IPC_KIND_FREE)
 		return NULL;
 	return &ctx->conns[slot];
-}
-
-void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
-{
-	struct ipc_conn *c = &ctx->conns[slot];
-
-	if (c->flags & IPC_F_QUEUED)
-		return;
-	c->flags |= IPC_F_QUEUED;
-	ctx->ready[(ctx->ready_head + ctx->ready_count++) % ctx->cap] = slot;
-}
-
-/* Returns the next slot in use that was queued, or IPC_NONE. */
-uint32_t ipc__ready_pop(struct ipc_ctx *ctx)
-{
-	while (ctx->ready_count) {
-		uint32_t slot = ctx->ready[ctx->ready_head];
-
-		ctx->ready_head = (ctx->ready_head + 1) % ctx->cap;
-		ctx->ready_count--;
-		ctx->conns[slot].flags &= ~IPC_F_QUEUED;
-		if (ctx->conns[slot].kind != IPC_KIND_FREE)
-			return slot;
-	}
-	return IPC_NONE;
-}
-
-void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot)
-{
-	struct ipc_conn *c = &ctx->conns[slot];
-
-	if (c->flags & IPC_F_DIRTY)
-		return;
-	c->flags |= IPC_F_DIRTY;
-	ctx->dirty[ctx->dirty_count++] = slot;
 }

@@ -21,6 +21,7 @@ IPC_EXPORT int ipc_context_init(void **ptr)
 		return -ENOMEM;
 	ctx->free_head = IPC_NONE;
 	ctx->held = IPC_NONE;
+	ctx->current = IPC_NONE;
 	ctx->max_message = IPC_MAX_MESSAGE_SIZE_DEFAULT;
 	ctx->queue_high = IPC_QUEUE_HIGH_WATER_DEFAULT;
 	ctx->queue_max = IPC_QUEUE_MAX_DEFAULT;

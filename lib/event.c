@@ -195,6 +195,31 @@ static int wait_timeout(struct ipc_ctx *ctx, uint64_t now)
 	return timeout;
 }
 
+/*
+ * The connection that gave the last event is stepped again first when no
+ * other one waits (ctx->current), without going through the ring.
+ */
+static uint32_t next_slot(struct ipc_ctx *ctx)
+{
+	uint32_t slot = ctx->current;
+
+	ctx->current = IPC_NONE;
+	if (slot != IPC_NONE && ctx->conns[slot].kind != IPC_KIND_FREE)
+		return slot;
+	return ipc__ready_pop(ctx);
+}
+
+/* After an event, the connection waits behind the others for its next. */
+static void requeue(struct ipc_ctx *ctx, uint32_t slot)
+{
+	if (ctx->conns[slot].kind == IPC_KIND_FREE)
+		return;
+	if (ctx->ready_count)
+		ipc__ready_push(ctx, slot);
+	else
+		ctx->current = slot;
+}
+
 static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev)
 {
 	uint32_t slot;
@@ -209,13 +234,12 @@ static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev)
 			ev->type = TIMER;
 			return 1;
 		}
-		while ((slot = ipc__ready_pop(ctx)) != IPC_NONE) {
+		while ((slot = next_slot(ctx)) != IPC_NONE) {
 			ret = step(ctx, slot, ev);
 			if (ret == 0)
 				continue;
-			if (ret != -EMSGSIZE &&
-			    ctx->conns[slot].kind != IPC_KIND_FREE)
-				ipc__ready_push(ctx, slot);
+			if (ret != -EMSGSIZE)
+				requeue(ctx, slot);
 			return ret;
 		}
 		ipc__flush_dirty(ctx);

@@ -143,6 +143,7 @@ struct ipc_ctx {
 	uint32_t *dirty;	/* stack of slots, cap entries */
 	uint32_t dirty_count;
 
+	uint32_t current;	/* slot stepped before the ring (event.c) */
 	uint32_t held;		/* slot whose next message did not fit */
 	uint32_t paused;	/* listeners paused after EMFILE */
 	uint64_t paused_until;
@@ -168,17 +169,58 @@ struct ipc_ctx {
 IPC_HIDDEN int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
 			     uint32_t *slot);
 IPC_HIDDEN void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot);
-IPC_HIDDEN struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd);
 IPC_HIDDEN struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx,
 					      size_t slot);
-IPC_HIDDEN void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot);
-IPC_HIDDEN uint32_t ipc__ready_pop(struct ipc_ctx *ctx);
-IPC_HIDDEN void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot);
 IPC_HIDDEN int ipc__conn_watch(struct ipc_ctx *ctx, struct ipc_conn *c);
 
 static inline uint32_t ipc__slot_of(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	return (uint32_t)(c - ctx->conns);
+}
+
+static inline struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd)
+{
+	if (fd < 0 || fd >= ctx->fdmap_len || ctx->fdmap[fd] < 0)
+		return NULL;
+	return &ctx->conns[ctx->fdmap[fd]];
+}
+
+/* The work lists hold each slot once; see conn.c. */
+static inline void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
+{
+	struct ipc_conn *c = &ctx->conns[slot];
+	uint32_t tail = (ctx->ready_head + ctx->ready_count) & (ctx->cap - 1);
+
+	if (c->flags & IPC_F_QUEUED)
+		return;
+	c->flags |= IPC_F_QUEUED;
+	ctx->ready[tail] = slot;
+	ctx->ready_count++;
+}
+
+/* Returns the next slot in use that was queued, or IPC_NONE. */
+static inline uint32_t ipc__ready_pop(struct ipc_ctx *ctx)
+{
+	while (ctx->ready_count) {
+		uint32_t slot = ctx->ready[ctx->ready_head];
+
+		ctx->ready_head = (ctx->ready_head + 1) & (ctx->cap - 1);
+		ctx->ready_count--;
+		ctx->conns[slot].flags &= (uint16_t)~IPC_F_QUEUED;
+		if (ctx->conns[slot].kind != IPC_KIND_FREE)
+			return slot;
+	}
+	return IPC_NONE;
+}
+
+static inline void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot)
+{
+	struct ipc_conn *c = &ctx->conns[slot];
+
+	if (c->flags & IPC_F_DIRTY)
+		return;
+	c->flags |= IPC_F_DIRTY;
+	ctx->dirty[ctx->dirty_count++] = slot;
 }
 
 static inline bool ipc__is_stream(const struct ipc_conn *c)
@@ -187,8 +229,17 @@ static inline bool ipc__is_stream(const struct ipc_conn *c)
 }
 
 /* buffer.c: buffers and the context's pool of spare ones */
-IPC_HIDDEN int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b,
-				size_t room);
+IPC_HIDDEN int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b,
+			     size_t room);
+
+/* Makes room for @room more bytes after b->len (see buffer.c). */
+static inline int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b,
+				   size_t room)
+{
+	if (b->data && b->cap - b->len >= room)
+		return 0;
+	return ipc__buf_grow(ctx, b, room);
+}
 IPC_HIDDEN void ipc__buf_release(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__buf_drop(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);

@@ -195,10 +195,14 @@ void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
 	struct ipc_buf *b = &c->in;
 
 	b->off += IPC_HEADER + len;
-	/* A buffer grown for large frames stays while the next is large. */
-	if (b->len > b->off && b->len - b->off + frame_missing(b) > IPC_CHUNK)
+	if (b->off == b->len) {
+		ipc__buf_release(ctx, b);
 		return;
-	ipc__buf_release(ctx, b);
+	}
+	/* A buffer grown for large frames stays while the next is large. */
+	if (b->cap > IPC_CHUNK &&
+	    b->len - b->off + frame_missing(b) <= IPC_CHUNK)
+		ipc__buf_release(ctx, b);
 }
 
 int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
@@ -317,9 +321,16 @@ static void throttle_set(struct ipc_ctx *ctx, struct ipc_conn *c)
  */
 void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
+	struct ipc_conn *p = c->flags & IPC_F_SWITCHED ? &ctx->conns[c->peer]
+							: c;
+
+	/* The common case: nothing throttled, no queue over the mark. */
+	if (!((c->flags | p->flags) & IPC_F_THROTTLED) &&
+	    out_queued(c) <= ctx->queue_high && out_queued(p) <= ctx->queue_high)
+		return;
 	throttle_set(ctx, c);
-	if (c->flags & IPC_F_SWITCHED)
-		throttle_set(ctx, &ctx->conns[c->peer]);
+	if (p != c)
+		throttle_set(ctx, p);
 }
 
 /*
@@ -367,7 +378,7 @@ void ipc__flush_dirty(struct ipc_ctx *ctx)
 }
 
 /* The connection behind fd, if it carries libipc frames for the user. */
-static int stream_conn(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
+static inline int stream_conn(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
 {
 	struct ipc_conn *c;
 
@@ -481,15 +492,14 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 	if (mlen >= IPC_CHUNK && c->out.len == c->out.off &&
 	    !(c->flags & IPC_F_POLLOUT))
 		return schedule_direct(ctx, c, mcontent, mlen);
+	/* A full buffer goes out now; smaller batches wait for the loop. */
+	if (c->out.cap - c->out.len < IPC_HEADER + mlen && c->out.data &&
+	    !(c->flags & IPC_F_POLLOUT))
+		ipc__flush(ctx, c);
 	ret = ipc__frame_queue(ctx, c, mcontent, mlen);
 	if (ret < 0)
 		return ret;
-	/* A full chunk goes out now; smaller batches wait for the loop. */
-	if (c->out.len - c->out.off >= IPC_CHUNK &&
-	    !(c->flags & IPC_F_POLLOUT))
-		ipc__flush(ctx, c);
-	else
-		ipc__dirty_push(ctx, ipc__slot_of(ctx, c));
+	ipc__dirty_push(ctx, ipc__slot_of(ctx, c));
 	ipc__throttle_check(ctx, c);
 	return 0;
 }
