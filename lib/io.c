@@ -1,14 +1,13 @@
 /*
- * Framing and socket I/O: reading frames in, queueing and writing them
- * out, and the blocking calls ipc_write(), ipc_read() and ipc_read_fd().
+ * Writing frames and the blocking calls: queueing frames and writing them
+ * out, backpressure, and ipc_schedule(), ipc_write(), ipc_read() and
+ * ipc_read_fd().
  *
  * SPDX-License-Identifier: ISC
  *
- * A frame is a 4-byte big-endian payload length followed by the payload.
- * Reads take as much as the buffer has room for (at least half a chunk),
- * so one read usually holds many frames, handed out one per event without
- * another system call.  Scheduled frames are packed into one buffer and
- * leave in as few writes as the socket allows.
+ * Scheduled frames are packed into one buffer per connection and leave in
+ * as few writes as the socket allows; large payloads leave straight from
+ * the caller's buffer when nothing is queued before them.
  */
 
 #include "internal.h"
@@ -18,28 +17,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-static uint32_t be32_get(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
-	       (uint32_t)u[2] << 8 | (uint32_t)u[3];
-}
-
-static void be32_put(char *p, uint32_t v)
-{
-	unsigned char *u = (unsigned char *)p;
-
-	u[0] = (unsigned char)(v >> 24);
-	u[1] = (unsigned char)(v >> 16);
-	u[2] = (unsigned char)(v >> 8);
-	u[3] = (unsigned char)v;
-}
 
 /*
  * write(2) on a pipe whose reader is gone raises SIGPIPE; block it for
@@ -79,132 +59,6 @@ ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
-/* Bytes still missing from the frame at the start of the buffer, or 0. */
-static size_t frame_missing(const struct ipc_buf *b)
-{
-	size_t live = b->len - b->off;
-
-	if (live < IPC_HEADER)
-		return 0;
-	return (size_t)be32_get(b->data + b->off) + IPC_HEADER - live;
-}
-
-/*
- * Makes room in c->in for the next read: at least half a chunk, more for
- * a large frame, but never more than the bytes already held, so the
- * buffer grows with what arrives and not with the length a peer
- * announced.  The read may fill all of b->cap - b->len.
- */
-int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c)
-{
-	struct ipc_buf *b = &c->in;
-	size_t room = IPC_CHUNK / 2, missing = frame_missing(b);
-
-	if (missing > room) {
-		room = b->cap > IPC_CHUNK ? b->cap : IPC_CHUNK;
-		if (missing < room)
-			room = missing;
-	}
-	return ipc__buf_reserve(ctx, b, room);
-}
-
-/* Reads once into c->in; returns the byte count, 0 at end of stream or
- * -errno. */
-ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
-{
-	struct ipc_buf *b = &c->in;
-	ssize_t n;
-	int ret;
-
-	ret = ipc__in_reserve(ctx, c);
-	if (ret < 0)
-		return ret;
-	do {
-		n = read(c->fd, b->data + b->len, b->cap - b->len);
-	} while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		b->len += (size_t)n;
-		return n;
-	}
-	n = n < 0 ? -errno : 0;
-	ipc__buf_release(ctx, b);
-	return n;
-}
-
-/*
- * A large frame whose rest does not fit in our buffer but is already in
- * the socket goes straight into the caller's buffer: the bytes we hold are
- * copied once, the rest is read in place, and no buffer grows for it.
- * Returns the payload length in *len and 1, or 0 to read as usual.
- */
-int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c, char *buf,
-		     size_t cap, size_t *len)
-{
-	struct ipc_buf *b = &c->in;
-	size_t missing = frame_missing(b), held;
-	int avail;
-	ssize_t n;
-
-	if (missing <= b->cap - b->len)
-		return 0;
-	held = b->len - b->off - IPC_HEADER;
-	if (held + missing > cap || ioctl(c->fd, FIONREAD, &avail) < 0 ||
-	    (size_t)avail < missing)
-		return 0;
-	do {
-		n = read(c->fd, buf + held, missing);
-	} while (n < 0 && errno == EINTR);
-	/* FIONREAD promised these bytes; anything else is a broken stream. */
-	if (n != (ssize_t)missing) {
-		c->flags |= IPC_F_EOF;
-		return 0;
-	}
-	memcpy(buf, b->data + b->off + IPC_HEADER, held);
-	b->off = b->len;
-	ipc__buf_release(ctx, b);
-	*len = held + missing;
-	return 1;
-}
-
-/*
- * Looks at the next frame: 1 when it is complete (payload and len set),
- * 0 when more bytes are needed, -EPROTO when its announced length is over
- * the context's maximum.
- */
-int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
-		    const char **payload, size_t *len)
-{
-	const struct ipc_buf *b = &c->in;
-	size_t live = b->len - b->off;
-	uint32_t flen;
-
-	if (live < IPC_HEADER)
-		return 0;
-	flen = be32_get(b->data + b->off);
-	if (flen > ctx->max_message)
-		return -EPROTO;
-	if (live - IPC_HEADER < flen)
-		return 0;
-	*payload = b->data + b->off + IPC_HEADER;
-	*len = flen;
-	return 1;
-}
-
-void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
-{
-	struct ipc_buf *b = &c->in;
-
-	b->off += IPC_HEADER + len;
-	if (b->off == b->len) {
-		ipc__buf_release(ctx, b);
-		return;
-	}
-	/* A buffer grown for large frames stays while the next is large. */
-	if (b->cap > IPC_CHUNK &&
-	    b->len - b->off + frame_missing(b) <= IPC_CHUNK)
-		ipc__buf_release(ctx, b);
-}
-
 int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
 		     const char *payload, size_t len)
 {
@@ -214,7 +68,7 @@ int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
 	ret = ipc__buf_reserve(ctx, b, IPC_HEADER + len);
 	if (ret < 0)
 		return ret;
-	be32_put(b->data + b->len, (uint32_t)len);
+	ipc__be32_put(b->data + b->len, (uint32_t)len);
 	if (len)
 		memcpy(b->data + b->len + IPC_HEADER, payload, len);
 	b->len += IPC_HEADER + len;
@@ -229,7 +83,7 @@ static uint32_t out_complete(struct ipc_ctx *ctx, struct ipc_conn *c)
 	size_t flen;
 
 	while (c->out_sent >= IPC_HEADER) {
-		flen = IPC_HEADER + be32_get(b->data + b->off);
+		flen = IPC_HEADER + ipc__be32_get(b->data + b->off);
 		if (c->out_sent < flen)
 			break;
 		b->off += flen;
@@ -439,7 +293,7 @@ static int schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
 	size_t skip;
 	ssize_t n;
 
-	be32_put(header, (uint32_t)len);
+	ipc__be32_put(header, (uint32_t)len);
 	do {
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
@@ -575,7 +429,7 @@ IPC_EXPORT int ipc_write(void *ctx_, int servicefd, const char *mcontent,
 		return ret;
 	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
 		return -EPIPE;
-	be32_put(header, (uint32_t)mlen);
+	ipc__be32_put(header, (uint32_t)mlen);
 	ipc__widen(c, mlen);
 	ret = drain_queue(ctx, c);
 	if (!ret)
