@@ -73,9 +73,12 @@ int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
 	return control(ctx, EPOLL_CTL_MOD, fd, slot, events);
 }
 
-void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot)
+/* Closing the last reference to a file removes it from the epoll set. */
+void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot,
+		      bool closing)
 {
-	control(ctx, EPOLL_CTL_DEL, fd, slot, 0);
+	if (!closing)
+		control(ctx, EPOLL_CTL_DEL, fd, slot, 0);
 }
 
 static uint8_t ready_bits(uint32_t events)

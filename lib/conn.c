@@ -153,7 +153,8 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 		ctx->paused--;
 	if (ctx->held == slot)
 		ctx->held = IPC_NONE;
-	ipc__backend_del(ctx, c->fd, slot);
+	/* A user's external fd may have duplicates that stay open. */
+	ipc__backend_del(ctx, c->fd, slot, c->kind != IPC_KIND_EXTERNAL);
 	if (c->service) {
 		ipc__service_remove(c->service);
 		c->service = NULL;

@@ -182,6 +182,25 @@ IPC_EXPORT int ipc_service_init(void *ctx_, int *servicefd,
 	return 0;
 }
 
+/*
+ * A non-blocking connect to a Unix socket completes at once, or fails
+ * with EAGAIN while the listener's backlog is full: then it is made again
+ * blocking, waiting for room, and the socket is made non-blocking after.
+ */
+static int connect_wait(int fd, const struct sockaddr_un *sa)
+{
+	const struct sockaddr *addr = (const struct sockaddr *)sa;
+
+	if (connect(fd, addr, sizeof(*sa)) == 0)
+		return 0;
+	if (errno != EAGAIN)
+		return -errno;
+	if (fcntl(fd, F_SETFL, 0) < 0 || connect(fd, addr, sizeof(*sa)) < 0 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
 IPC_EXPORT int ipc_connect_service(void *ctx_, int *servicefd,
 				   const char *service_name,
 				   uint16_t service_name_len)
@@ -199,12 +218,11 @@ IPC_EXPORT int ipc_connect_service(void *ctx_, int *servicefd,
 		return ret;
 	sockaddr_set(&sa, path);
 	free(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-		ret = -errno;
+	ret = connect_wait(fd, &sa);
+	if (ret < 0) {
 		close(fd);
 		return ret;
 	}
