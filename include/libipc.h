@@ -28,8 +28,8 @@
  * - Wire format: a message is a 4-byte big-endian payload length
  *   followed by the payload.  Zero-length messages are valid.
  * - Run directory: $IPC_RUNDIR when set and not empty, else
- *   /tmp/.libipc-run.  A service's socket is <rundir>/<name> (mode 0660),
- *   guarded by the lock file <rundir>/<name>.lock.  A run directory that
+ *   /tmp/.libipc-run.  A service's socket is RUNDIR/NAME (mode 0660),
+ *   guarded by the lock file RUNDIR/NAME.lock.  A run directory that
  *   is a symbolic link, that others may write to, or that belongs to
  *   another user than the caller (root excepted) is refused; see
  *   doc/security.md.
@@ -173,8 +173,8 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * @brief Create a service: a listening socket named after the service.
  *
  * Creates the run directory if needed (mode 0770), takes the lock file
- * <rundir>/<name>.lock, replaces a stale socket left by a dead instance,
- * then binds and listens on <rundir>/<name> (mode 0660).  Each new client
+ * RUNDIR/NAME.lock, replaces a stale socket left by a dead instance,
+ * then binds and listens on RUNDIR/NAME (mode 0660).  Each new client
  * is reported by a CONNECTION event.  The socket and lock files are
  * removed when the service is closed or the context deinitialised.
  *
@@ -188,7 +188,7 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * @param[in] service_name_len  Its length in bytes.
  * @return 0 on success; nothing is created on failure.
  * @retval -EINVAL       NULL argument or invalid service name.
- * @retval -ENAMETOOLONG The socket path <rundir>/<name> and its
+ * @retval -ENAMETOOLONG The socket path RUNDIR/NAME and its
  *                       terminating NUL do not fit in sun_path (108
  *                       bytes on Linux).
  * @retval -EADDRINUSE   A live instance of the service holds the lock.
@@ -197,7 +197,7 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * @retval -EPERM        Others may write to the run directory (o+w), or
  *                       it belongs to another user than the caller's
  *                       effective user and root.
- * @retval -EEXIST       <rundir>/<name> exists and is not a socket.
+ * @retval -EEXIST       RUNDIR/NAME exists and is not a socket.
  * @retval -ENOMEM       Out of memory.
  * @retval <0            Any other negative errno from mkdir(2), open(2),
  *                       socket(2), bind(2) or listen(2), e.g. -EACCES.
@@ -315,6 +315,10 @@ int ipc_read_fd(void *ctx, int fd, char *buffer, size_t *buflen);
 /**
  * @brief Same as ipc_read_fd(), the connection being named by its index.
  *
+ * @param[in] ctx         The context.
+ * @param[in] index       The connection's index (from ipc_wait_event()).
+ * @param[out] buffer     Receives the payload.
+ * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
  * @retval -EBADF  No connection has this index.
  * @return As ipc_read_fd() otherwise.
  */
@@ -407,6 +411,9 @@ int ipc_close_fd(void *ctx, int fd);
 /**
  * @brief Same as ipc_close_fd(), the connection being named by its index.
  *
+ * @param[in] ctx    The context.
+ * @param[in] index  The connection's index (from ipc_wait_event()).
+ * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL.
  * @retval -EBADF  No connection has this index.
  */
