@@ -85,7 +85,7 @@ static int rundir_check(const char *dir, bool create)
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	if ((st.st_mode & S_IWOTH) ||
-	    (st.st_uid != geteuid() && st.st_uid != 0))
+	    (st.st_uid != 0 && st.st_uid != geteuid()))
 		return -EPERM;
 	return 0;
 }

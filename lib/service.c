@@ -263,7 +263,8 @@ int ipc__accept_retry(struct ipc_ctx *ctx, uint64_t now)
 
 /*
  * Accepts one client: 1 with a CONNECTION event, 0 when none is waiting.
- * The service stays in the ready ring while clients keep coming.
+ * The backend reports the listener again while more clients wait, which
+ * costs nothing more than an accept(2) failing with EAGAIN would.
  */
 int ipc__accept(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 {
@@ -283,6 +284,7 @@ int ipc__accept(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 			accept_pause(ctx, svc);
 		return err == ENOMEM || err == ENOBUFS ? -ENOMEM : 0;
 	}
+	ctx->conns[slot].revents = 0;
 	ret = ipc__conn_add(ctx, fd, IPC_KIND_CLIENT, &cslot);
 	if (ret < 0) {
 		close(fd);
