@@ -141,7 +141,8 @@ static uint64_t *sink_slot(struct sink *s, uint32_t conn)
 		s->next = realloc(s->next, n * sizeof(*s->next));
 		if (!s->next)
 			return NULL;
-		memset(s->next + s->nnext, 0, (n - s->nnext) * sizeof(*s->next));
+		memset(s->next + s->nnext, 0,
+		       (n - s->nnext) * sizeof(*s->next));
 		s->nnext = n;
 	}
 	return &s->next[conn];

@@ -132,8 +132,10 @@ child_main(struct measure *m, role_fn fn, int cpu, bool server,
 	int i, ret;
 
 	for (i = 0; i < driver_nfds; i++)
-		if (driver_fds[i] != run.stop_fd && driver_fds[i] != run.go_fd &&
-		    driver_fds[i] != run.done_r && driver_fds[i] != run.done_w)
+		if (driver_fds[i] != run.stop_fd &&
+		    driver_fds[i] != run.go_fd &&
+		    driver_fds[i] != run.done_r &&
+		    driver_fds[i] != run.done_w)
 			close(driver_fds[i]);
 	/* A sender must see end of file when the sink dies, and back. */
 	if (server) {

@@ -586,7 +586,8 @@ static int engine_wait_epoll(struct engine *e)
 		return errno == EINTR ? 0 : -errno;
 	for (i = 0; i < n && !ret && !e->stop; i++)
 		ret = engine_ready(e, ev[i].data.fd,
-				   ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR),
+				   ev[i].events & (EPOLLIN | EPOLLHUP |
+						   EPOLLERR),
 				   ev[i].events & EPOLLOUT);
 	return ret;
 }

@@ -34,8 +34,8 @@
 /* What one process of a measurement is told; copied into each child. */
 struct run {
 	size_t size;		/* payload bytes of every data message */
-	uint64_t count;		/* messages or round trips; 0: use seconds */
-	double seconds;		/* how long a client runs when count is 0 */
+	uint64_t count;		/* messages or round trips, or 0 */
+	double seconds;		/* how long a run lasts when count is 0 */
 	unsigned int warmup;	/* untimed round trips first */
 	unsigned int nconns;	/* connections of this client process */
 	unsigned int total_conns; /* data connections the sink waits for */
@@ -166,7 +166,7 @@ int stream_run(const struct run *r, struct result *res,
 struct sink {
 	const struct run *r;
 	struct result *res;
-	uint64_t *next;		/* next sequence number, per connection */
+	uint64_t *next;		/* next sequence number, by connection */
 	size_t nnext;
 	unsigned int markers;
 	bool done;		/* every stream has ended */
@@ -220,7 +220,7 @@ struct child {
 struct measure {
 	int stop_w, go_w;	/* write ends the driver closes */
 	struct run run;		/* fds as the children see them */
-	unsigned int timeout_s;	/* a child still running then is killed */
+	unsigned int timeout_s;	/* then a child still running is killed */
 };
 
 int measure_open(struct measure *m);

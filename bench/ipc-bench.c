@@ -913,8 +913,8 @@ static void runs_add(struct runs *s, const struct row *row,
 	unsigned int conns = res->accepted ? res->accepted : 1;
 
 	if (row->v->client && !row->rss)
-		s->rate[i] = res->seconds > 0 ? (double)res->msgs / res->seconds :
-						NAN;
+		s->rate[i] = res->seconds > 0 ?
+			     (double)res->msgs / res->seconds : NAN;
 	s->p50[i] = res->p50_us;
 	s->p99[i] = res->p99_us;
 	if (row->sc == SC_MEMORY && !row->rss) {
