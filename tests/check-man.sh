@@ -84,30 +84,12 @@ for page in "$man"/*.[1-8]; do
 	esac
 done
 
-# The header's functions: ipc_* names followed by "(" outside comments
-# and preprocessor lines.
-functions=$(awk '{
-	line = $0; out = ""
-	while (line != "") {
-		if (in_comment) {
-			i = index(line, "*/")
-			if (i == 0)
-				break
-			line = substr(line, i + 2); in_comment = 0
-		} else {
-			i = index(line, "/*")
-			if (i == 0) {
-				out = out line
-				break
-			}
-			out = out substr(line, 1, i - 1)
-			line = substr(line, i + 2); in_comment = 1
-		}
-	}
-	print out
-}' "$header" | grep -v '^[[:space:]]*#' |
-	grep -oE '(^|[^A-Za-z0-9_])ipc_[A-Za-z0-9_]+[[:space:]]*\(' |
-	sed -E 's/.*(ipc_[A-Za-z0-9_]+).*/\1/' | sort -u)
+# The header's functions: the ipc_* names that a declaration at the start
+# of a line (kernel style: the type on the same line) declares.  Comment
+# lines start with " *", so they are not read.
+functions=$(grep -E '^[A-Za-z_].*[^A-Za-z0-9_]\**ipc_[A-Za-z0-9_]+[[:space:]]*\(' \
+	"$header" | sed -E 's/^[^(]*[^A-Za-z0-9_](ipc_[A-Za-z0-9_]+)[[:space:]]*\(.*/\1/' |
+	sort -u)
 if [ -z "$functions" ]; then
 	echo "ERROR: no function found in $header"
 	exit 99
