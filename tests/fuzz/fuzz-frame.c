@@ -42,25 +42,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
+
 /* Frames over two chunks fit; more would only slow each run down. */
 #define STREAM_MAX (2 * IPC_CHUNK + IPC_CHUNK / 2)
 #define CUTS_MAX 256
 /* Reads of the sizes given; later ones fill the room. */
 #define READS_MAX 1024
 #define FRAMES_MAX (STREAM_MAX / IPC_HEADER + 1)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			fprintf(stderr, "fuzz-frame: %s:%d: %s: ",       \
-				__FILE__, __LINE__, #cond);              \
-			fprintf(stderr, __VA_ARGS__);                    \
-			fputc('\n', stderr);                             \
-			abort();                                         \
-		}                                                        \
-	} while (0)
 
 static const size_t max_sizes[8] = {
 	1, 4, 100, 4096, IPC_CHUNK - 4, IPC_CHUNK + 1, 300000,
