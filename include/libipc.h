@@ -279,7 +279,7 @@ int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
  * @retval -EPIPE    The connection is already closing (its peer went
  *                   away or a write to it failed).
  * @retval -ENOMEM   Out of memory; nothing was queued (for a payload of
- *                   64 KiB or more already partly sent, the connection
+ *                   32 KiB or more already partly sent, the connection
  *                   cannot go on and reports DISCONNECTION).
  */
 int ipc_schedule(void *ctx, int servicefd, const char *mcontent,

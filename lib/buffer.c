@@ -28,7 +28,8 @@ static char *chunk_take(struct ipc_ctx *ctx)
 /* Keeps the larger of a released grown buffer and the current spare. */
 static void spare_give(struct ipc_ctx *ctx, char *data, size_t cap)
 {
-	if (cap > IPC_SPARE_MAX || (ctx->spare && ctx->spare_cap >= cap)) {
+	if (cap < IPC_CHUNK || cap > IPC_SPARE_MAX ||
+	    (ctx->spare && ctx->spare_cap >= cap)) {
 		free(data);
 		return;
 	}
@@ -76,6 +77,25 @@ static void buf_compact(struct ipc_buf *b)
 	b->len = live;
 }
 
+/* Moves the live bytes into a new buffer of @cap bytes. */
+static int buf_move(struct ipc_ctx *ctx, struct ipc_buf *b, size_t cap)
+{
+	size_t live = b->len - b->off;
+	char *data;
+
+	if (cap > IPC_CHUNK && spare_take(ctx, b, cap))
+		return 0;
+	data = cap == IPC_CHUNK ? chunk_take(ctx) : malloc(cap);
+	if (!data)
+		return -ENOMEM;
+	if (live)
+		memcpy(data, b->data + b->off, live);
+	if (b->data)
+		chunk_give(ctx, b->data, b->cap);
+	*b = (struct ipc_buf){ .data = data, .len = live, .cap = cap };
+	return 0;
+}
+
 /*
  * Makes room for at least @room more bytes after b->len.  The live bytes
  * move to the front only when they fill at most half the buffer, so each
@@ -83,27 +103,20 @@ static void buf_compact(struct ipc_buf *b)
  */
 int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 {
-	size_t live, cap;
+	size_t live = b->len - b->off, cap;
 	char *data;
 
-	if (!b->data) {
-		cap = room > IPC_CHUNK ? room : IPC_CHUNK;
-		if (cap > IPC_CHUNK && spare_take(ctx, b, cap))
-			return 0;
-		data = cap == IPC_CHUNK ? chunk_take(ctx) : malloc(cap);
-		if (!data)
-			return -ENOMEM;
-		*b = (struct ipc_buf){ .data = data, .cap = cap };
+	if (b->data && b->cap - b->len >= room)
 		return 0;
-	}
-	if (b->cap - b->len >= room)
-		return 0;
-	live = b->len - b->off;
-	if (b->cap - live >= room && live <= b->cap / 2) {
+	if (b->data && b->cap - live >= room && live <= b->cap / 2) {
 		buf_compact(b);
 		return 0;
 	}
+	if (live + room <= IPC_CHUNK)
+		return buf_move(ctx, b, IPC_CHUNK);
 	cap = b->cap * 2 > live + room ? b->cap * 2 : live + room;
+	if (!b->data || b->cap < IPC_CHUNK)
+		return buf_move(ctx, b, cap);
 	if (spare_take(ctx, b, cap))
 		return 0;
 	buf_compact(b);
@@ -113,6 +126,23 @@ int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 	b->data = data;
 	b->cap = cap;
 	return 0;
+}
+
+/*
+ * A connection that waits with part of a frame (a slow or stalled peer)
+ * keeps those bytes in an allocation of their size, not in a chunk: what
+ * waiting connections hold grows with the bytes they sent.
+ */
+void ipc__buf_shrink(struct ipc_ctx *ctx, struct ipc_buf *b)
+{
+	size_t live = b->len - b->off;
+
+	if (!b->data || !live) {
+		ipc__buf_release(ctx, b);
+		return;
+	}
+	if (b->cap >= IPC_CHUNK && live <= IPC_CHUNK / 4)
+		buf_move(ctx, b, live);
 }
 
 /*

@@ -137,6 +137,7 @@ static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
 		}
 		if (c->flags & IPC_F_EOF)
 			return ipc__disconnect(ctx, c, ev);
+		ipc__buf_shrink(ctx, &c->in);
 		return 0;
 	}
 }

@@ -28,19 +28,20 @@ static size_t frame_missing(const struct ipc_buf *b)
 }
 
 /*
- * Makes room in c->in for the next read: at least half a chunk, more for
- * a large frame, but at most the buffer's size, so a buffer at most
- * doubles per read: it grows with the bytes that arrive, never straight
- * to the length a peer announced.  The read may fill all of
- * b->cap - b->len.
+ * Makes room in c->in for the next read: half a chunk, or for a large
+ * frame as many bytes as it already holds (no more than it misses): the
+ * buffer stays under twice the bytes that arrived plus a chunk, never
+ * growing straight to the length a peer announced.  The read may fill all
+ * of b->cap - b->len.
  */
 int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	struct ipc_buf *b = &c->in;
 	size_t room = IPC_CHUNK / 2, missing = frame_missing(b);
+	size_t live = b->len - b->off;
 
 	if (missing > room) {
-		room = b->cap > IPC_CHUNK ? b->cap : IPC_CHUNK;
+		room = live > room ? live : room;
 		if (missing < room)
 			room = missing;
 	}
@@ -71,8 +72,9 @@ ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
 }
 
 /*
- * A large frame whose rest does not fit in our buffer but is already in
- * the socket goes straight into the caller's buffer: the bytes we hold are
+ * A large frame (IPC_DIRECT_FROM or more still to come) whose rest does
+ * not fit in our buffer but is already in the socket goes straight into
+ * the caller's buffer: the bytes we hold are
  * copied once, the rest is read in place, and no buffer grows for it.
  * Returns the payload length in *len and 1, or 0 to read as usual.
  */
@@ -84,7 +86,7 @@ int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c, char *buf,
 	int avail;
 	ssize_t n;
 
-	if (missing <= b->cap - b->len)
+	if (missing <= b->cap - b->len || missing < IPC_DIRECT_FROM)
 		return 0;
 	held = b->len - b->off - IPC_HEADER;
 	if (held + missing > cap || ioctl(c->fd, FIONREAD, &avail) < 0 ||

@@ -29,8 +29,13 @@
 /* No slot: also the end of the free list. */
 #define IPC_NONE UINT32_MAX
 
-/* Size of one I/O buffer: one read or write moves up to this much. */
-#define IPC_CHUNK (64 * 1024)
+/*
+ * Size of one I/O buffer: one read or write moves up to this much.  A
+ * 64 KiB message and its header fit in one.
+ */
+#define IPC_CHUNK (128 * 1024)
+/* Payloads from this size leave straight from the caller's buffer. */
+#define IPC_DIRECT_FROM (32 * 1024)
 /* Spare buffers a context keeps so the hot path never calls malloc. */
 #define IPC_POOL_SIZE 8
 /* Largest grown buffer a context keeps for its next large message. */
@@ -260,6 +265,7 @@ static inline int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b,
 	return ipc__buf_grow(ctx, b, room);
 }
 IPC_HIDDEN void ipc__buf_release(struct ipc_ctx *ctx, struct ipc_buf *b);
+IPC_HIDDEN void ipc__buf_shrink(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__buf_drop(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);
 

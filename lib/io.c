@@ -343,7 +343,7 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 	if (out_queued(c) + IPC_HEADER + mlen > ctx->queue_max)
 		return -ENOBUFS;
 	ipc__widen(c, mlen);
-	if (mlen >= IPC_CHUNK && c->out.len == c->out.off &&
+	if (mlen >= IPC_DIRECT_FROM && c->out.len == c->out.off &&
 	    !(c->flags & IPC_F_POLLOUT))
 		return schedule_direct(ctx, c, mcontent, mlen);
 	/* A full buffer goes out now; smaller batches wait for the loop. */
