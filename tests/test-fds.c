@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -38,6 +40,12 @@ typedef struct ipc_test_fixture Fixture;
  * this tells spinning from waiting, it is not a speed measure.
  */
 #define MAX_CPU_SHARE 0.25
+/*
+ * How often it may wake up in that time (context switches: each sleep in
+ * the kernel is one).  Retrying every 100 ms is about 10; a retry without
+ * the pause would be thousands.
+ */
+#define MAX_WAKEUPS 50
 
 /* child -> parent: the service is ready with its fds limited. */
 static int ready_pipe[2];
@@ -56,33 +64,64 @@ static rlim_t limit_leaving(int count)
 	return (rlim_t)fd;
 }
 
-/* Child: an echo service whose fds run out after CAPACITY connections;
- * it stops after CAPACITY + WAITING connections have come and gone. */
+/* parent -> the service's releaser thread: close the spare fd. */
+static int release_pipe[2];
+static int spare_fd = -1;
+static gint released;
+
+/*
+ * A thread of the service closes an fd the library does not know about
+ * when told to, as a program closing one of its files would: nothing
+ * wakes the event loop for it.
+ */
+static void *releaser(void *arg)
+{
+	(void)arg;
+	ipc_test_wait_notify(release_pipe[0]);
+	g_assert_no_errno(close(spare_fd));
+	g_atomic_int_set(&released, 1);
+	return NULL;
+}
+
+struct service_plan {
+	guint connections;	/* to come and go before it stops */
+	gboolean releaser;	/* run the releaser thread */
+};
+
+/* Child: an echo service whose fds run out after CAPACITY connections (a
+ * spare fd held besides), until plan->connections have come and gone. */
 static void service_child(void *arg)
 {
+	const struct service_plan *plan = arg;
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	guint connected = 0, gone = 0;
+	pthread_t thread;
 	struct rlimit rl;
 	void *ctx = NULL;
 	int svc;
 
-	(void)arg;
 	close(ready_pipe[0]);
 	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
 	svc = ipc_test_service_init(ctx, NAME);
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	g_assert_no_errno(spare_fd);
+	if (plan->releaser)
+		g_assert_cmpint(pthread_create(&thread, NULL, releaser, NULL),
+				==, 0);
 	g_assert_no_errno(getrlimit(RLIMIT_NOFILE, &rl));
 	rl.rlim_cur = limit_leaving(CAPACITY);
 	g_assert_no_errno(setrlimit(RLIMIT_NOFILE, &rl));
 	/* The pipe stays open: closing it would free one more fd. */
 	ipc_test_notify(ready_pipe[1]);
 
-	while (gone < CAPACITY + WAITING) {
+	while (gone < plan->connections) {
 		ipc_test_next_event(ctx, &ev);
 		switch (ev.type) {
 		case CONNECTION:
 			g_assert_cmpint(ev.fd, ==, svc);
 			connected++;
-			g_assert_cmpuint(connected - gone, <=, CAPACITY);
+			g_assert_cmpuint(connected - gone, <=,
+					 CAPACITY + g_atomic_int_get(&released));
 			break;
 		case MESSAGE_RX:
 			g_assert_cmpint(ipc_schedule(ctx, ev.fd, ev.data, ev.len),
@@ -99,7 +138,11 @@ static void service_child(void *arg)
 			g_assert_not_reached();
 		}
 	}
-	g_assert_cmpuint(connected, ==, CAPACITY + WAITING);
+	g_assert_cmpuint(connected, ==, plan->connections);
+	if (plan->releaser)
+		g_assert_cmpint(pthread_join(thread, NULL), ==, 0);
+	else
+		close(spare_fd);
 	ipc_context_deinit(&ctx);
 }
 
@@ -149,11 +192,83 @@ static double cpu_seconds(pid_t pid)
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Context switches of process @pid so far, voluntary or not. */
+static guint64 context_switches(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint64 total = 0;
+	guint found = 0;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i]; i++) {
+		const char *colon = strchr(lines[i], ':');
+
+		if (!colon || !strstr(lines[i], "ctxt_switches:"))
+			continue;
+		total += g_ascii_strtoull(colon + 1, NULL, 10);
+		found++;
+	}
+	g_assert_cmpuint(found, ==, 2);
+	return total;
+}
+
+/* Starts the service child. */
+static pid_t service_start(const struct service_plan *plan)
+{
+	pid_t pid;
+
+	ipc_test_pipe(ready_pipe);
+	pid = ipc_test_fork(service_child, (void *)plan);
+	close(ready_pipe[1]);
+	ipc_test_wait_notify(ready_pipe[0]);
+	close(ready_pipe[0]);
+	return pid;
+}
+
+/* State letter of process @pid (R running, S sleeping, ...). */
+static char process_state(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+	g_autofree char *text = NULL;
+	const char *p;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	p = strrchr(text, ')');
+	g_assert_nonnull(p);
+	return p[2];
+}
+
+/* Waits until process @pid has gone to sleep again since it had made
+ * @switches context switches (so it woke up and is asleep now). */
+static void wait_asleep(pid_t pid, guint64 switches)
+{
+	while (context_switches(pid) == switches || process_state(pid) != 'S')
+		g_usleep(1000);
+}
+
+/* TRUE when @fd has something to read within @ms. */
+static gboolean readable_within(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n;
+
+	do {
+		n = poll(&pfd, 1, ms);
+	} while (n < 0 && errno == EINTR);
+	g_assert_no_errno(n);
+	return n == 1;
+}
+
 static void test_exhausted(Fixture *f, gconstpointer data)
 {
+	const struct service_plan plan = { CAPACITY + WAITING, FALSE };
 	int clients[CAPACITY], waiting[WAITING];
 	char text[64];
 	double cpu0, cpu1;
+	guint64 switches0, switches1;
 	gint64 wall0, wall1;
 	pid_t pid;
 
@@ -167,11 +282,7 @@ static void test_exhausted(Fixture *f, gconstpointer data)
 			    "its own fd limit");
 		return;
 	}
-	ipc_test_pipe(ready_pipe);
-	pid = ipc_test_fork(service_child, NULL);
-	close(ready_pipe[1]);
-	ipc_test_wait_notify(ready_pipe[0]);
-	close(ready_pipe[0]);
+	pid = service_start(&plan);
 
 	/* CAPACITY clients are served: the service's fds are all in use. */
 	for (int i = 0; i < CAPACITY; i++) {
@@ -194,14 +305,18 @@ static void test_exhausted(Fixture *f, gconstpointer data)
 
 	/* The service waits for fds without spinning. */
 	cpu0 = cpu_seconds(pid);
+	switches0 = context_switches(pid);
 	wall0 = g_get_monotonic_time();
 	g_usleep(STALL_US);
 	cpu1 = cpu_seconds(pid);
+	switches1 = context_switches(pid);
 	wall1 = g_get_monotonic_time();
-	g_test_message("service CPU time while out of fds: %.3f s in %.3f s",
-		       cpu1 - cpu0, (double)(wall1 - wall0) / 1e6);
+	g_test_message("service while out of fds: CPU time %.3f s in %.3f s, "
+		       "%" G_GUINT64_FORMAT " context switches", cpu1 - cpu0,
+		       (double)(wall1 - wall0) / 1e6, switches1 - switches0);
 	g_assert_cmpfloat(cpu1 - cpu0, <=,
 			  MAX_CPU_SHARE * (double)(wall1 - wall0) / 1e6);
+	g_assert_cmpuint(switches1 - switches0, <=, MAX_WAKEUPS);
 	for (int i = 0; i < WAITING; i++)
 		expect_nothing(waiting[i]);
 	round_trip(clients[0], "after the stall");
@@ -224,9 +339,95 @@ static void test_exhausted(Fixture *f, gconstpointer data)
 	ipc_test_reap(pid);
 }
 
+/*
+ * How long a waiting client may wait once an fd is free that the library
+ * was not told about: it retries accept(2) every 100 ms; 5 s is fifty
+ * times that, for a loaded machine.
+ */
+#define RETRY_WAIT_MS 5000
+#define SETTLE_US (300 * 1000)
+
+/*
+ * The fd that frees up is not one of the context's connections (the
+ * program closed a file of its own): the paused listener must still be
+ * retried, within 100 ms, and the waiting client served.
+ */
+static void test_freed_elsewhere(Fixture *f, gconstpointer data)
+{
+	const struct service_plan plan = { CAPACITY + 1, TRUE };
+	int clients[CAPACITY], waiting;
+	guint64 switches;
+	gint64 start;
+	pid_t pid;
+
+	(void)f;
+	(void)data;
+	if (ipc_test_under_valgrind()) {
+		g_test_skip("valgrind closes connections accepted beyond "
+			    "its own fd limit");
+		return;
+	}
+	ipc_test_pipe(release_pipe);
+	pid = service_start(&plan);
+	close(release_pipe[0]);
+	for (int i = 0; i < CAPACITY; i++) {
+		clients[i] = ipc_test_raw_connect(NAME);
+		round_trip(clients[i], "hello");
+	}
+	/* The service is asleep, waiting for events; a client arrives: it
+	 * wakes, fails to accept it (EMFILE) and sleeps again, and then
+	 * nothing else happens on its connections.  SETTLE_US lets a few of
+	 * its 100 ms retries go by first (not a threshold: on a slow machine
+	 * fewer go by, which can only hide a bug, never make one up). */
+	switches = context_switches(pid);
+	waiting = ipc_test_raw_connect(NAME);
+	ipc_test_write_frame(waiting, "waiting", 7);
+	wait_asleep(pid, switches);
+	g_usleep(SETTLE_US);
+	expect_nothing(waiting);
+
+	/* Nothing more happens on the connections: only the library's own
+	 * retry can find the fd the service now frees. */
+	ipc_test_notify(release_pipe[1]);
+	close(release_pipe[1]);
+	start = g_get_monotonic_time();
+	if (!readable_within(waiting, RETRY_WAIT_MS)) {
+		/*
+		 * KNOWN LIBRARY BUG (reported, lib/ is not ours to change):
+		 * the retry is due "now + 100 ms", but ipc_wait_event()
+		 * computes the wait from the time read at the top of its loop,
+		 * which is 0 when no timer is set and nothing was paused then
+		 * (lib/event.c next_event(), wait_timeout() ->
+		 * ipc__accept_retry(ctx, 0)): the first wait after a pause
+		 * becomes the monotonic clock in ms (hours), so the listener
+		 * is retried only when something else wakes the loop, such as
+		 * one of its connections closing.  Reported as incomplete
+		 * until fixed; a connection closes to finish.
+		 */
+		g_test_message("waiting client not served %d ms after an fd "
+			       "was freed", RETRY_WAIT_MS);
+		g_test_incomplete("libipc bug: a listener paused by EMFILE is "
+				  "not retried after 100 ms");
+		close(clients[1]);
+		clients[1] = -1;
+	} else {
+		g_test_message("waiting client served %.3f s after an fd was "
+			       "freed", (double)(g_get_monotonic_time() - start) /
+					1e6);
+	}
+	expect_echo(waiting, "waiting");
+	round_trip(waiting, "served");
+	for (int i = 0; i < CAPACITY; i++)
+		if (clients[i] >= 0)
+			close(clients[i]);
+	close(waiting);
+	ipc_test_reap(pid);
+}
+
 int main(int argc, char **argv)
 {
 	ipc_test_init(&argc, &argv);
 	IPC_TEST_ADD("/ipc/fds/exhausted", test_exhausted, NULL);
+	IPC_TEST_ADD("/ipc/fds/freed-elsewhere", test_freed_elsewhere, NULL);
 	return g_test_run();
 }
