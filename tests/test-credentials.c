@@ -149,6 +149,45 @@ static void test_external_socket(Fixture *f, gconstpointer data)
 	close(pair[1]);
 }
 
+/*
+ * A socket that is not a Unix socket has no peer credentials: the header
+ * promises a negative errno from getsockopt(2) (e.g. -ENOPROTOOPT), and
+ * writes nothing.
+ */
+static void test_not_unix(Fixture *f, gconstpointer data)
+{
+	pid_t pid = NO_PID;
+	uid_t uid = NO_UID;
+	gid_t gid = NO_GID;
+	int fd, ret;
+
+	(void)data;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(fd);
+	g_assert_cmpint(ipc_add_external(f->ctx, fd), ==, 0);
+	ret = ipc_peer_credentials(f->ctx, fd, &pid, &uid, &gid);
+	g_test_message("ipc_peer_credentials on a UDP socket: %d, pid %d, "
+		       "uid %d, gid %d", ret, (int)pid, (int)uid, (int)gid);
+	g_assert_cmpint(ipc_close_fd(f->ctx, fd), ==, 0);
+	if (ret == 0) {
+		/*
+		 * KNOWN LIBRARY PROBLEM (reported, lib/ is not ours to
+		 * change): Linux answers SO_PEERCRED on any socket, with pid
+		 * 0 and uid and gid -1 where there is no Unix peer, and
+		 * lib/service.c ipc_peer_credentials() passes that on as a
+		 * success.  Reported as incomplete until the library (or its
+		 * header) is fixed.
+		 */
+		g_test_incomplete("libipc bug: a non-Unix socket gets made-up "
+				  "credentials instead of an error");
+		return;
+	}
+	g_assert_cmpint(ret, <, 0);
+	g_assert_cmpint(pid, ==, NO_PID);
+	g_assert_cmpuint(uid, ==, NO_UID);
+	g_assert_cmpuint(gid, ==, NO_GID);
+}
+
 static void test_errors(Fixture *f, gconstpointer data)
 {
 	int svc = ipc_test_service_init(f->ctx, NAME);
@@ -195,6 +234,7 @@ int main(int argc, char **argv)
 	ADD("both-ends", test_both_ends);
 	ADD("null-outputs", test_null_outputs);
 	ADD("external-socket", test_external_socket);
+	ADD("not-unix", test_not_unix);
 	ADD("errors", test_errors);
 #undef ADD
 
