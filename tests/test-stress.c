@@ -38,12 +38,16 @@ typedef struct ipc_test_fixture Fixture;
 #define WARMUP_PERCENT 10
 
 /*
- * What the resident set and the bytes malloc'ed may differ by between the
- * figures after warm-up and at the end: the flowing clients have a varying
- * number of messages in flight (each connection's buffers hold up to a few
- * 64 KiB chunks), and malloc keeps freed memory in its own ways.
+ * What the bytes malloc'ed may differ by between the figures after
+ * warm-up and at the end: the flowing clients have a varying number of
+ * messages in flight, so the service's buffers for them hold 0 to 4 chunks
+ * of 64 KiB, and the context keeps up to 8 spare chunks.  The resident set
+ * may differ by more, as malloc keeps and reuses freed memory in its own
+ * ways.  A leak of 64 bytes per client shows in the full run (10,000
+ * clients), of 600 bytes in the short one.
  */
-#define MEMORY_TOLERANCE (1024u * 1024)
+#define HEAP_TOLERANCE (512u * 1024)
+#define RSS_TOLERANCE (1024u * 1024)
 
 static gboolean full_size(void)
 {
@@ -113,9 +117,9 @@ static void figures_compare(const char *who, const struct figures *warm,
 	g_assert_cmpint(end->fds, ==, warm->fds);
 	if (ipc_test_memory_instrumented())
 		return;
-	g_assert_cmpuint(end->rss, <=, warm->rss + MEMORY_TOLERANCE);
+	g_assert_cmpuint(end->rss, <=, warm->rss + RSS_TOLERANCE);
 	if (warm->have_heap)
-		g_assert_cmpuint(end->heap, <=, warm->heap + MEMORY_TOLERANCE);
+		g_assert_cmpuint(end->heap, <=, warm->heap + HEAP_TOLERANCE);
 }
 
 /* ------------------------------------------------------------------ */
