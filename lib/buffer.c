@@ -114,7 +114,9 @@ int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 	}
 	if (live + room <= IPC_CHUNK)
 		return buf_move(ctx, b, IPC_CHUNK);
-	cap = b->cap * 2 > live + room ? b->cap * 2 : live + room;
+	/* Twice what is held: geometric growth that tracks the bytes held,
+	 * not the buffer's past size. */
+	cap = live * 2 > live + room ? live * 2 : live + room;
 	if (!b->data || b->cap < IPC_CHUNK)
 		return buf_move(ctx, b, cap);
 	if (spare_take(ctx, b, cap))
