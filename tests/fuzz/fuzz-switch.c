@@ -56,7 +56,7 @@
 #include "libipc.h"
 
 #define HEADER 4
-/* Largest maximum message size the input may choose: three chunks. */
+/* Largest maximum message size the input may choose: over a chunk. */
 #define MSG_MAX 200000
 /* Bytes the harness writes into each side, all told. */
 #define WRITE_MAX (256 * 1024)
