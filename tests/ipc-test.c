@@ -638,6 +638,18 @@ void ipc_test_assert_eof(int fd)
 	g_assert_cmpint(n, ==, 0);
 }
 
+gboolean ipc_test_poll(int fd, short events, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int n;
+
+	do {
+		n = poll(&pfd, 1, ms);
+	} while (n < 0 && errno == EINTR);
+	g_assert_no_errno(n);
+	return n == 1;
+}
+
 void ipc_test_set_nonblocking(int fd)
 {
 	int flags = fcntl(fd, F_GETFL);
@@ -671,4 +683,22 @@ void ipc_test_fill(void *buf, size_t len, guint32 seed)
 		}
 		p[i] = (guint8)(x >> (8 * (i % 4)));
 	}
+}
+
+void ipc_test_fill_numbered(void *buf, size_t len, guint32 seq)
+{
+	guint32 be = GUINT32_TO_BE(seq);
+
+	ipc_test_fill(buf, len, seq);
+	memcpy(buf, &be, MIN(len, sizeof(be)));
+}
+
+void ipc_test_assert_numbered(const void *data, size_t len,
+			      size_t expected_len, guint32 seq)
+{
+	char *expected = g_malloc(expected_len + 1);
+
+	ipc_test_fill_numbered(expected, expected_len, seq);
+	g_assert_cmpmem(data, len, expected, expected_len);
+	g_free(expected);
 }

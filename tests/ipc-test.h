@@ -298,6 +298,12 @@ gsize ipc_test_read_frame(int fd, GByteArray *out);
 /** Assert that the next read() on @fd returns 0 (the peer closed). */
 void ipc_test_assert_eof(int fd);
 
+/**
+ * poll(2) @fd for @events for at most @ms milliseconds (-1: no limit),
+ * waiting past EINTR, asserted; TRUE when it became ready.
+ */
+gboolean ipc_test_poll(int fd, short events, int ms);
+
 /** Sets O_NONBLOCK on @fd, asserted. */
 void ipc_test_set_nonblocking(int fd);
 
@@ -309,5 +315,15 @@ int ipc_test_pending_bytes(int fd);
  * payloads of different messages differ and a shifted copy is caught.
  */
 void ipc_test_fill(void *buf, size_t len, guint32 seed);
+
+/**
+ * Payload number @seq of a series: its 4-byte big-endian number, then
+ * ipc_test_fill() of that number (as far as @len goes).
+ */
+void ipc_test_fill_numbered(void *buf, size_t len, guint32 seq);
+
+/** Assert that @data (@len bytes) is payload @seq of @expected_len bytes. */
+void ipc_test_assert_numbered(const void *data, size_t len,
+			      size_t expected_len, guint32 seq);
 
 #endif /* IPC_TEST_H */
