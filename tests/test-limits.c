@@ -46,30 +46,12 @@ typedef struct ipc_test_fixture Fixture;
 /* Numbered messages                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Payload @seq: its 4-byte big-endian number, then a pattern of it. */
-static void fill_numbered(void *buf, size_t len, guint32 seq)
-{
-	guint32 be = GUINT32_TO_BE(seq);
-
-	ipc_test_fill(buf, len, seq);
-	memcpy(buf, &be, MIN(len, sizeof(be)));
-}
-
-static void assert_numbered(const void *data, size_t len, size_t expected_len,
-			    guint32 seq)
-{
-	g_autofree char *expected = g_malloc(expected_len + 1);
-
-	fill_numbered(expected, expected_len, seq);
-	g_assert_cmpmem(data, len, expected, expected_len);
-}
-
 /* Frame @seq (header and payload of @size bytes) into @out. */
 static void numbered_frame(GByteArray *out, size_t size, guint32 seq)
 {
 	g_autofree char *payload = g_malloc(size + 1);
 
-	fill_numbered(payload, size, seq);
+	ipc_test_fill_numbered(payload, size, seq);
 	g_byte_array_set_size(out, 0);
 	ipc_test_append_frame(out, payload, (uint32_t)size);
 }
@@ -98,6 +80,16 @@ static gsize kernel_bound(int fd)
 static gsize stall_bound(int fd, size_t high)
 {
 	return high + READ_ALLOWANCE + 2 * kernel_bound(fd);
+}
+
+/* Starts service NAME and accepts a raw client of this process (*@raw);
+ * returns the service's end of the connection. */
+static int service_with_raw_peer(void *ctx, int *raw)
+{
+	int svc = ipc_test_service_init(ctx, NAME);
+
+	*raw = ipc_test_raw_connect(NAME);
+	return ipc_test_accept(ctx, svc, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -154,19 +146,6 @@ static gboolean writer_push(struct writer *w, guint64 bound)
 	return TRUE;
 }
 
-/* TRUE when @fd becomes writable within STALL_MS. */
-static gboolean writable_soon(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int n;
-
-	do {
-		n = poll(&pfd, 1, STALL_MS);
-	} while (n < 0 && errno == EINTR);
-	g_assert_no_errno(n);
-	return n > 0;
-}
-
 /*
  * Writes until the peer stops taking bytes for STALL_MS; the bytes written
  * never exceed @bound, and the writer must stall before all is written.
@@ -175,7 +154,7 @@ static void writer_until_stall(struct writer *w, guint64 bound)
 {
 	for (;;) {
 		g_assert_false(writer_push(w, bound));
-		if (!writable_soon(w->fd))
+		if (!ipc_test_poll(w->fd, POLLOUT, STALL_MS))
 			break;
 	}
 	g_test_message("stalled after %" G_GUINT64_FORMAT " bytes (%u "
@@ -225,7 +204,7 @@ static gboolean reader_pull(struct reader *r)
 			len = GUINT32_FROM_BE(len);
 			if (r->in->len < 4 + len)
 				break;
-			assert_numbered(r->in->data + 4, len, r->size,
+			ipc_test_assert_numbered(r->in->data + 4, len, r->size,
 					r->expected++);
 			g_byte_array_remove_range(r->in, 0, 4 + len);
 		}
@@ -330,7 +309,7 @@ static void test_backpressure(Fixture *f, gconstpointer data)
 			continue;
 		}
 		ipc_test_assert_message(&ev, index, conn, ev.data, ev.len);
-		assert_numbered(ev.data, ev.len, plan->size, rx++);
+		ipc_test_assert_numbered(ev.data, ev.len, plan->size, rx++);
 		g_assert_cmpint(ipc_schedule(f->ctx, conn, ev.data, ev.len), ==,
 				0);
 	}
@@ -368,7 +347,7 @@ static gsize schedule_until_full(void *ctx, int fd, size_t size, guint *seq,
 	int ret;
 
 	for (;;) {
-		fill_numbered(buf, size, *seq);
+		ipc_test_fill_numbered(buf, size, *seq);
 		ret = ipc_schedule(ctx, fd, buf, size);
 		if (ret == -ENOBUFS)
 			break;
@@ -376,8 +355,8 @@ static gsize schedule_until_full(void *ctx, int fd, size_t size, guint *seq,
 		accepted += 4 + size;
 		(*seq)++;
 		if (accepted > max + kernel_bound(fd))
-			g_test_message("%" G_GSIZE_FORMAT " bytes accepted, max "
-				       "%zu, the kernel holds at most %"
+			g_test_message("%" G_GSIZE_FORMAT " bytes accepted, "
+				       "max %zu, the kernel holds at most %"
 				       G_GSIZE_FORMAT, accepted, max,
 				       kernel_bound(fd));
 		g_assert_cmpuint(accepted, <=, max + kernel_bound(fd));
@@ -431,15 +410,13 @@ static void expect_nothing_pending(void *ctx, int raw, int conn)
 static void test_enobufs(Fixture *f, gconstpointer data)
 {
 	size_t size = GPOINTER_TO_SIZE(data);
-	int svc, raw, conn;
+	int raw, conn;
 	struct reader r;
 	guint seq = 0, tx = 0, refused, again;
 
 	g_assert_cmpint(ipc_context_queue_limits(f->ctx, SMALL_HIGH, SMALL_MAX),
 			==, 0);
-	svc = ipc_test_service_init(f->ctx, NAME);
-	raw = ipc_test_raw_connect(NAME);
-	conn = ipc_test_accept(f->ctx, svc, NULL);
+	conn = service_with_raw_peer(f->ctx, &raw);
 	reader_init(&r, raw, size);
 
 	schedule_until_full(f->ctx, conn, size, &seq, SMALL_MAX);
@@ -458,7 +435,7 @@ static void test_enobufs(Fixture *f, gconstpointer data)
 	for (guint i = 0; i < again; i++) {
 		g_autofree char *buf = g_malloc(size);
 
-		fill_numbered(buf, size, seq);
+		ipc_test_fill_numbered(buf, size, seq);
 		g_assert_cmpint(ipc_schedule(f->ctx, conn, buf, size), ==, 0);
 		seq++;
 	}
@@ -475,14 +452,12 @@ static void test_enobufs(Fixture *f, gconstpointer data)
 static void test_enobufs_single(Fixture *f, gconstpointer data)
 {
 	g_autofree char *big = g_malloc0(SMALL_MAX + 1);
-	int svc, raw, conn;
+	int raw, conn;
 
 	(void)data;
 	g_assert_cmpint(ipc_context_queue_limits(f->ctx, SMALL_HIGH, SMALL_MAX),
 			==, 0);
-	svc = ipc_test_service_init(f->ctx, NAME);
-	raw = ipc_test_raw_connect(NAME);
-	conn = ipc_test_accept(f->ctx, svc, NULL);
+	conn = service_with_raw_peer(f->ctx, &raw);
 	g_assert_cmpint(ipc_schedule(f->ctx, conn, big, SMALL_MAX), ==,
 			-ENOBUFS);
 	g_assert_cmpint(ipc_schedule(f->ctx, conn, big, SMALL_MAX - 4), ==, 0);
@@ -494,13 +469,11 @@ static void test_enobufs_single(Fixture *f, gconstpointer data)
 static void test_enobufs_default(Fixture *f, gconstpointer data)
 {
 	size_t size = 1024 * 1024;
-	int svc, raw, conn;
+	int raw, conn;
 	guint seq = 0;
 
 	(void)data;
-	svc = ipc_test_service_init(f->ctx, NAME);
-	raw = ipc_test_raw_connect(NAME);
-	conn = ipc_test_accept(f->ctx, svc, NULL);
+	conn = service_with_raw_peer(f->ctx, &raw);
 	schedule_until_full(f->ctx, conn, size, &seq, IPC_QUEUE_MAX_DEFAULT);
 	g_assert_cmpint(ipc_close_fd(f->ctx, conn), ==, 0);
 	close(raw);
@@ -509,7 +482,7 @@ static void test_enobufs_default(Fixture *f, gconstpointer data)
 static void test_limit_arguments(Fixture *f, gconstpointer data)
 {
 	char buf[100] = { 0 };
-	int svc, raw, conn;
+	int raw, conn;
 
 	(void)data;
 	g_assert_cmpint(ipc_context_queue_limits(NULL, 10, 20), ==, -EINVAL);
@@ -518,9 +491,7 @@ static void test_limit_arguments(Fixture *f, gconstpointer data)
 	g_assert_cmpint(ipc_context_queue_limits(f->ctx, 100, 99), ==,
 			-EINVAL);
 	/* None of them changed the limits: 100 bytes still fit. */
-	svc = ipc_test_service_init(f->ctx, NAME);
-	raw = ipc_test_raw_connect(NAME);
-	conn = ipc_test_accept(f->ctx, svc, NULL);
+	conn = service_with_raw_peer(f->ctx, &raw);
 	g_assert_cmpint(ipc_schedule(f->ctx, conn, buf, sizeof(buf)), ==, 0);
 	/* Equal limits are valid, and they apply at once: 104 bytes are
 	 * queued (the loop has not run), and 104 more would exceed 200. */
@@ -615,7 +586,8 @@ static void test_switch_backpressure(Fixture *f, gconstpointer data)
 		switch (ev.type) {
 		case SWITCH_RX:
 			g_assert_cmpint(ev.fd, ==, a);
-			assert_numbered(ev.data, ev.len, RELAY_SIZE, rx++);
+			ipc_test_assert_numbered(ev.data, ev.len, RELAY_SIZE,
+						 rx++);
 			break;
 		case SWITCH_TX:
 			g_assert_cmpint(ev.fd, ==, b);
@@ -692,7 +664,7 @@ static void crowd_child(void *arg)
 	guint32 header = GUINT32_TO_BE(ANNOUNCED);
 	int fds[CROWD_PER_PROC];
 
-	fill_numbered(payload, size, (guint32)proc);
+	ipc_test_fill_numbered(payload, size, (guint32)proc);
 	for (int i = 0; i < CROWD_PER_PROC; i++) {
 		fds[i] = ipc_test_raw_connect(NAME);
 		ipc_test_write_all(fds[i], &header, sizeof(header));
@@ -878,9 +850,12 @@ static void test_incoming_memory(Fixture *f, gconstpointer data)
 	oversized_peer(f->ctx, svc);
 
 	/* The others are all still there. */
-	for (guint i = 0; i < conns->len; i++)
-		g_assert_cmpint(ipc_schedule(f->ctx, g_array_index(conns, int, i),
-					     HELLO, strlen(HELLO)), ==, 0);
+	for (guint i = 0; i < conns->len; i++) {
+		int fd = g_array_index(conns, int, i);
+
+		g_assert_cmpint(ipc_schedule(f->ctx, fd, HELLO, strlen(HELLO)),
+				==, 0);
+	}
 	for (int p = 0; p < CROWD_PROCS; p++)
 		ipc_test_notify(crowd_go[1]);
 	while (tx < CROWD || rx < 2) {
@@ -897,7 +872,7 @@ static void test_incoming_memory(Fixture *f, gconstpointer data)
 		memcpy(&seq, ev.data, sizeof(seq));
 		seq = GUINT32_FROM_BE(seq);
 		g_assert_true(seq == 0 || seq == CROWD_PROCS - 1);
-		assert_numbered(ev.data, ev.len, ANNOUNCED, seq);
+		ipc_test_assert_numbered(ev.data, ev.len, ANNOUNCED, seq);
 		rx++;
 	}
 	for (int p = 0; p < CROWD_PROCS; p++)
@@ -941,7 +916,7 @@ static void drip_child(void *arg)
 	int fd = ipc_test_raw_connect(NAME);
 
 	(void)arg;
-	fill_numbered(payload, ANNOUNCED, 77);
+	ipc_test_fill_numbered(payload, ANNOUNCED, 77);
 	ipc_test_write_all(fd, &header, sizeof(header));
 	for (size_t sent = 0; sent < DRIP_SENT; sent += DRIP_PIECE) {
 		ipc_test_wait_notify(drip_go[0]);
@@ -1003,7 +978,7 @@ static void test_incoming_drip(Fixture *f, gconstpointer data)
 	ipc_test_wait_for_ignoring(f->ctx, MESSAGE_RX, IPC_TEST_BIT(TIMER),
 				   &ev);
 	g_assert_cmpint(ev.fd, ==, conn);
-	assert_numbered(ev.data, ev.len, ANNOUNCED, 77);
+	ipc_test_assert_numbered(ev.data, ev.len, ANNOUNCED, 77);
 	ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
 	g_assert_cmpint(ev.fd, ==, conn);
 	ipc_test_reap(pid);
