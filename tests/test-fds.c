@@ -120,12 +120,12 @@ static void service_child(void *arg)
 		case CONNECTION:
 			g_assert_cmpint(ev.fd, ==, svc);
 			connected++;
-			g_assert_cmpuint(connected - gone, <=,
-					 CAPACITY + g_atomic_int_get(&released));
+			g_assert_cmpint(connected - gone, <=,
+					CAPACITY + g_atomic_int_get(&released));
 			break;
 		case MESSAGE_RX:
-			g_assert_cmpint(ipc_schedule(ctx, ev.fd, ev.data, ev.len),
-					==, 0);
+			g_assert_cmpint(ipc_schedule(ctx, ev.fd, ev.data,
+						     ev.len), ==, 0);
 			break;
 		case MESSAGE_TX:
 			break;
@@ -249,17 +249,31 @@ static void wait_asleep(pid_t pid, guint64 switches)
 		g_usleep(1000);
 }
 
-/* TRUE when @fd has something to read within @ms. */
-static gboolean readable_within(int fd, int ms)
+/*
+ * valgrind enforces the fd limit itself: the kernel accepts, then valgrind
+ * closes the new fd and reports EMFILE, so a waiting client is dropped
+ * instead of left in the backlog.  TRUE (and the case skipped) under it.
+ */
+static gboolean skipped_under_valgrind(void)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int n;
+	if (!ipc_test_under_valgrind())
+		return FALSE;
+	g_test_skip("valgrind closes connections accepted beyond its own fd "
+		    "limit");
+	return TRUE;
+}
 
-	do {
-		n = poll(&pfd, 1, ms);
-	} while (n < 0 && errno == EINTR);
-	g_assert_no_errno(n);
-	return n == 1;
+/* CAPACITY clients connect and are served: the service's fds are all in
+ * use. */
+static void clients_connect(int clients[CAPACITY])
+{
+	char text[64];
+
+	for (int i = 0; i < CAPACITY; i++) {
+		clients[i] = ipc_test_raw_connect(NAME);
+		g_snprintf(text, sizeof(text), "client %d", i);
+		round_trip(clients[i], text);
+	}
 }
 
 static void test_exhausted(Fixture *f, gconstpointer data)
@@ -274,22 +288,11 @@ static void test_exhausted(Fixture *f, gconstpointer data)
 
 	(void)f;
 	(void)data;
-	/* valgrind enforces the fd limit itself: the kernel accepts, then
-	 * valgrind closes the new fd and reports EMFILE, so a waiting client
-	 * is dropped instead of left in the backlog. */
-	if (ipc_test_under_valgrind()) {
-		g_test_skip("valgrind closes connections accepted beyond "
-			    "its own fd limit");
+	if (skipped_under_valgrind())
 		return;
-	}
 	pid = service_start(&plan);
 
-	/* CAPACITY clients are served: the service's fds are all in use. */
-	for (int i = 0; i < CAPACITY; i++) {
-		clients[i] = ipc_test_raw_connect(NAME);
-		g_snprintf(text, sizeof(text), "client %d", i);
-		round_trip(clients[i], text);
-	}
+	clients_connect(clients);
 	/* More clients: connect() succeeds (the kernel's backlog), and what
 	 * they send waits there. */
 	for (int i = 0; i < WAITING; i++) {
@@ -362,18 +365,12 @@ static void test_freed_elsewhere(Fixture *f, gconstpointer data)
 
 	(void)f;
 	(void)data;
-	if (ipc_test_under_valgrind()) {
-		g_test_skip("valgrind closes connections accepted beyond "
-			    "its own fd limit");
+	if (skipped_under_valgrind())
 		return;
-	}
 	ipc_test_pipe(release_pipe);
 	pid = service_start(&plan);
 	close(release_pipe[0]);
-	for (int i = 0; i < CAPACITY; i++) {
-		clients[i] = ipc_test_raw_connect(NAME);
-		round_trip(clients[i], "hello");
-	}
+	clients_connect(clients);
 	/* The service is asleep, waiting for events; a client arrives: it
 	 * wakes, fails to accept it (EMFILE) and sleeps again, and then
 	 * nothing else happens on its connections.  SETTLE_US lets a few of
@@ -391,7 +388,7 @@ static void test_freed_elsewhere(Fixture *f, gconstpointer data)
 	ipc_test_notify(release_pipe[1]);
 	close(release_pipe[1]);
 	start = g_get_monotonic_time();
-	if (!readable_within(waiting, RETRY_WAIT_MS)) {
+	if (!ipc_test_poll(waiting, POLLIN, RETRY_WAIT_MS)) {
 		/*
 		 * KNOWN LIBRARY BUG (reported, lib/ is not ours to change):
 		 * the retry is due "now + 100 ms", but ipc_wait_event()
@@ -411,9 +408,10 @@ static void test_freed_elsewhere(Fixture *f, gconstpointer data)
 		close(clients[1]);
 		clients[1] = -1;
 	} else {
+		double waited = (double)(g_get_monotonic_time() - start) / 1e6;
+
 		g_test_message("waiting client served %.3f s after an fd was "
-			       "freed", (double)(g_get_monotonic_time() - start) /
-					1e6);
+			       "freed", waited);
 	}
 	expect_echo(waiting, "waiting");
 	round_trip(waiting, "served");
