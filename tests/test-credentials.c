@@ -51,6 +51,15 @@ static void assert_creds(const struct creds *c, pid_t pid)
 	g_assert_cmpuint(c->gid, ==, getgid());
 }
 
+/* Starts service NAME (*@svc) and accepts a raw client of this process
+ * (*@raw); returns the service's end of the connection. */
+static int service_with_raw_peer(void *ctx, int *svc, int *raw)
+{
+	*svc = ipc_test_service_init(ctx, NAME);
+	*raw = ipc_test_raw_connect(NAME);
+	return ipc_test_accept(ctx, *svc, NULL);
+}
+
 /* Child: a libipc client checks it sees the service's pid (its parent),
  * then exchanges a message so that the service knows it is connected. */
 static void client_child(void *arg)
@@ -104,9 +113,7 @@ static void test_both_ends(Fixture *f, gconstpointer data)
 /* Any out-pointer may be NULL; the others are still filled in. */
 static void test_null_outputs(Fixture *f, gconstpointer data)
 {
-	int svc = ipc_test_service_init(f->ctx, NAME);
-	int raw = ipc_test_raw_connect(NAME);
-	int conn = ipc_test_accept(f->ctx, svc, NULL);
+	int svc, raw, conn = service_with_raw_peer(f->ctx, &svc, &raw);
 	pid_t pid = NO_PID;
 	uid_t uid = NO_UID;
 	gid_t gid = NO_GID;
@@ -190,9 +197,7 @@ static void test_not_unix(Fixture *f, gconstpointer data)
 
 static void test_errors(Fixture *f, gconstpointer data)
 {
-	int svc = ipc_test_service_init(f->ctx, NAME);
-	int raw = ipc_test_raw_connect(NAME);
-	int conn = ipc_test_accept(f->ctx, svc, NULL);
+	int svc, raw, conn = service_with_raw_peer(f->ctx, &svc, &raw);
 	pid_t pid = NO_PID;
 	uid_t uid = NO_UID;
 	gid_t gid = NO_GID;
