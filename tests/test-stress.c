@@ -474,6 +474,21 @@ static gboolean churn_quiet(const struct churn_state *st, guint notes)
 	       st->connections - st->gone == FLOWERS;
 }
 
+/* Serves until churn_quiet(): the notes the churners wrote are read from
+ * the (non-blocking) pipe as events come. */
+static void churn_until_quiet(void *ctx, struct churn_state *st,
+			      struct ipc_test_event *ev, guint notes)
+{
+	char byte;
+
+	while (!churn_quiet(st, notes)) {
+		ipc_test_next_event(ctx, ev);
+		churn_event(ctx, st, ev);
+		while (read(note_pipe[0], &byte, 1) == 1)
+			st->notes++;
+	}
+}
+
 static void run_churn(Fixture *f, const char *what)
 {
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
@@ -497,27 +512,13 @@ static void run_churn(Fixture *f, const char *what)
 	ipc_context_timer(f->ctx, 10);
 
 	/* Warm-up: every churner went through its first clients. */
-	while (!churn_quiet(&st, CHURNERS)) {
-		char byte;
-
-		ipc_test_next_event(f->ctx, &ev);
-		churn_event(f->ctx, &st, &ev);
-		while (read(note_pipe[0], &byte, 1) == 1)
-			st.notes++;
-	}
+	churn_until_quiet(f->ctx, &st, &ev, CHURNERS);
 	figures_self(&warm);
 	for (int i = 0; i < CHURNERS; i++)
 		ipc_test_notify(go_pipe[1]);
 
 	/* The rest of the churn. */
-	while (!churn_quiet(&st, 2 * CHURNERS)) {
-		char byte;
-
-		ipc_test_next_event(f->ctx, &ev);
-		churn_event(f->ctx, &st, &ev);
-		while (read(note_pipe[0], &byte, 1) == 1)
-			st.notes++;
-	}
+	churn_until_quiet(f->ctx, &st, &ev, 2 * CHURNERS);
 	figures_self(&end);
 	clients = st.connections - FLOWERS;
 
