@@ -189,7 +189,8 @@ static int step_held(struct ipc_ctx *ctx, struct ipc_event *ev)
 static int wait_timeout(struct ipc_ctx *ctx, uint64_t now)
 {
 	int timeout = ipc__timer_timeout(ctx, now);
-	int retry = ctx->paused ? ipc__accept_retry(ctx, now) : -1;
+	/* A listener may have been paused after @now was read. */
+	int retry = ctx->paused ? ipc__accept_retry(ctx, ipc__now()) : -1;
 
 	if (retry >= 0 && (timeout < 0 || retry < timeout))
 		timeout = retry;

@@ -302,8 +302,9 @@ IPC_EXPORT int ipc_peer_credentials(void *ctx_, int fd, pid_t *pid,
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(cred), dlen = sizeof(int);
 	struct ipc_conn *c;
+	int domain;
 
 	if (!ctx)
 		return -EINVAL;
@@ -312,6 +313,11 @@ IPC_EXPORT int ipc_peer_credentials(void *ctx_, int fd, pid_t *pid,
 		return -EBADF;
 	if (c->kind == IPC_KIND_SERVICE || !(c->flags & IPC_F_SOCKET))
 		return -EINVAL;
+	/* Linux answers SO_PEERCRED on any socket, with nobody's ids. */
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0)
+		return -errno;
+	if (domain != AF_UNIX)
+		return -ENOPROTOOPT;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	if (pid)
