@@ -176,19 +176,7 @@ static void test_not_unix(Fixture *f, gconstpointer data)
 	g_test_message("ipc_peer_credentials on a UDP socket: %d, pid %d, "
 		       "uid %d, gid %d", ret, (int)pid, (int)uid, (int)gid);
 	g_assert_cmpint(ipc_close_fd(f->ctx, fd), ==, 0);
-	if (ret == 0) {
-		/*
-		 * KNOWN LIBRARY PROBLEM (reported, lib/ is not ours to
-		 * change): Linux answers SO_PEERCRED on any socket, with pid
-		 * 0 and uid and gid -1 where there is no Unix peer, and
-		 * lib/service.c ipc_peer_credentials() passes that on as a
-		 * success.  Reported as incomplete until the library (or its
-		 * header) is fixed.
-		 */
-		g_test_incomplete("libipc bug: a non-Unix socket gets made-up "
-				  "credentials instead of an error");
-		return;
-	}
+	/* Until lib/ was fixed (c3903b3) this was 0, with pid 0 and ids -1. */
 	g_assert_cmpint(ret, <, 0);
 	g_assert_cmpint(pid, ==, NO_PID);
 	g_assert_cmpuint(uid, ==, NO_UID);
