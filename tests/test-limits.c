@@ -43,7 +43,7 @@ typedef struct ipc_test_fixture Fixture;
 #define READ_ALLOWANCE (256 * 1024)
 
 /* ------------------------------------------------------------------ */
-/* Numbered messages                                                    */
+/* Numbered frames and the bounds of what the kernel holds             */
 /* ------------------------------------------------------------------ */
 
 /* Frame @seq (header and payload of @size bytes) into @out. */
