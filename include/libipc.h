@@ -182,6 +182,28 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * terminating NUL needed), without '/' or NUL bytes, and neither "." nor
  * "..".
  *
+ * Socket activation: when the process was passed listening sockets by
+ * systemd's protocol (LISTEN_PID is the caller's pid, LISTEN_FDS the count
+ * of fds from fd 3 on, LISTEN_FDNAMES their colon-separated names), the
+ * service adopts the fd named after it (FileDescriptorName= of the
+ * .socket unit), or the only one passed when no names were, instead of
+ * creating a socket.  The adopted fd is made non-blocking; no file of the
+ * run directory is created, locked or removed, now or when the service
+ * closes (the socket file is not the service's own).  The first call of
+ * the process reads the three variables, marks every passed fd
+ * close-on-exec and unsets the variables (as sd_listen_fds(1) does);
+ * the passed fds are remembered for the process, so that each of its
+ * services finds its own, in any context and any order.  The service
+ * listens on a close-on-exec duplicate of the passed fd (@p servicefd is
+ * not the passed fd's number); closing it closes the duplicate only, so a
+ * later ipc_service_init() of the same name adopts the passed fd again;
+ * while it is in use, another service of that name in the process is
+ * refused with -EADDRINUSE.  A passed fd no service is named after stays
+ * open and unused.  A child made by fork(2) adopts nothing.  A process
+ * must not take the name of a socket unit's service by other means
+ * while the unit is active: the socket file, held by systemd, carries
+ * no lock, so an instance started by hand would replace it.
+ *
  * @param[in] ctx               The context.
  * @param[out] servicefd        Receives the listening socket's fd.
  * @param[in] service_name      The service name.
@@ -191,13 +213,22 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * @retval -ENAMETOOLONG The socket path RUNDIR/NAME and its
  *                       terminating NUL do not fit in sun_path (108
  *                       bytes on Linux).
- * @retval -EADDRINUSE   A live instance of the service holds the lock.
+ * @retval -EADDRINUSE   A live instance of the service holds the lock, or
+ *                       a service of the process already listens on the
+ *                       socket passed for that name.
  * @retval -ELOOP        The run directory is a symbolic link.
  * @retval -ENOTDIR      The run directory is not a directory.
  * @retval -EPERM        Others may write to the run directory (o+w), or
  *                       it belongs to another user than the caller's
  *                       effective user and root.
  * @retval -EEXIST       RUNDIR/NAME exists and is not a socket.
+ * @retval -ENOTSOCK     The fd passed for the service (socket activation)
+ *                       is not a socket.
+ * @retval -EAFNOSUPPORT The fd passed for the service is not a Unix
+ *                       socket.
+ * @retval -EPROTOTYPE   The fd passed for the service is not a stream
+ *                       socket.
+ * @retval -EBADFD       The fd passed for the service is not listening.
  * @retval -ENOMEM       Out of memory.
  * @retval <0            Any other negative errno from mkdir(2), open(2),
  *                       socket(2), bind(2) or listen(2), e.g. -EACCES.

@@ -95,11 +95,17 @@ struct ipc_buf {
 typedef char (*ipc_cb_in)(int orig, char *payload, size_t *mlen);
 typedef char (*ipc_cb_out)(int dest, const char *payload, size_t mlen);
 
-/* The files of a service, removed when it closes. */
+/*
+ * The files of a service, removed when it closes.  A service that adopted
+ * a socket passed by socket activation has none (NULL paths, lock_fd -1):
+ * the socket file is not its own to remove.  It serves on a duplicate of
+ * the passed fd, given back to activation.c when it closes.
+ */
 struct ipc_service {
 	char *path;
 	char *lock_path;
 	int lock_fd;
+	int passed_fd;		/* the fd passed, or -1 */
 };
 
 struct ipc_conn {
@@ -298,8 +304,19 @@ IPC_HIDDEN int ipc__accept_retry(struct ipc_ctx *ctx, uint64_t now);
 IPC_HIDDEN void ipc__service_remove(struct ipc_service *s);
 
 /* rundir.c: the run directory and service names */
+IPC_HIDDEN int ipc__service_name_check(const char *name, uint16_t len);
 IPC_HIDDEN int ipc__service_path(const char *name, uint16_t len, bool create,
 				 char **path);
+
+/*
+ * activation.c: sockets passed by socket activation.  take: 1 and the
+ * passed listening fd in *fdp when one was passed for the service (in use
+ * from now on), 0 when none, or a negative errno (see
+ * ipc_service_init()).  untake: the passed fd is no longer in use.
+ */
+IPC_HIDDEN int ipc__activation_take(const char *name, uint16_t len,
+				    int *fdp);
+IPC_HIDDEN void ipc__activation_untake(int fd);
 
 /* switch.c: relaying between two fds */
 IPC_HIDDEN int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,

@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int name_check(const char *name, uint16_t len)
+int ipc__service_name_check(const char *name, uint16_t len)
 {
 	if (!name || !len || memchr(name, '/', len) || memchr(name, '\0', len))
 		return -EINVAL;
@@ -102,7 +102,7 @@ int ipc__service_path(const char *name, uint16_t len, bool create,
 	size_t dlen;
 	int ret;
 
-	ret = name_check(name, len);
+	ret = ipc__service_name_check(name, len);
 	if (ret < 0)
 		return ret;
 	dir = rundir_get();

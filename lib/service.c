@@ -8,6 +8,10 @@
  * <name>.lock for its lifetime.  The kernel drops the lock when a process
  * dies, so whoever takes it may remove a socket left by a dead instance.
  *
+ * A service started by socket activation adopts the listening socket it
+ * was passed (activation.c) and creates, locks and removes no file: the
+ * socket file belongs to whoever passed it.
+ *
  * When accept(2) runs out of fds, the listener is paused (its clients
  * wait in the backlog) until a connection of the context closes or
  * IPC_ACCEPT_RETRY_NS have passed; it never spins.
@@ -118,6 +122,7 @@ static struct ipc_service *service_new(char *path)
 	s->path = path;
 	s->lock_path = lock_path;
 	s->lock_fd = -1;
+	s->passed_fd = -1;
 	return s;
 }
 
@@ -128,13 +133,54 @@ static void service_free(struct ipc_service *s)
 	free(s);
 }
 
-/* Removes the socket, then the lock file, then lets the lock go. */
+/*
+ * Removes the socket, then the lock file, then lets the lock go; an
+ * adopted socket has no files of ours, its passed fd is given back.
+ */
 void ipc__service_remove(struct ipc_service *s)
 {
-	unlink(s->path);
-	unlink(s->lock_path);
-	close(s->lock_fd);
+	if (s->path) {
+		unlink(s->path);
+		unlink(s->lock_path);
+		close(s->lock_fd);
+	}
+	if (s->passed_fd >= 0)
+		ipc__activation_untake(s->passed_fd);
 	service_free(s);
+}
+
+/*
+ * Serves on a duplicate of a socket passed by socket activation: closing
+ * the service closes the duplicate, and the passed fd stays for a later
+ * service of the same name.
+ */
+static int service_adopt(struct ipc_ctx *ctx, int passed, int *servicefd)
+{
+	struct ipc_service *s = calloc(1, sizeof(*s));
+	uint32_t slot;
+	int fd = -1, ret = -ENOMEM;
+
+	if (!s)
+		goto fail;
+	s->lock_fd = -1;
+	s->passed_fd = passed;
+	fd = fcntl(passed, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = ipc__conn_add(ctx, fd, IPC_KIND_SERVICE, &slot);
+	if (ret < 0)
+		goto fail;
+	ctx->conns[slot].service = s;
+	*servicefd = fd;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(s);
+	ipc__activation_untake(passed);
+	return ret;
 }
 
 IPC_EXPORT int ipc_service_init(void *ctx_, int *servicefd,
@@ -149,6 +195,14 @@ IPC_EXPORT int ipc_service_init(void *ctx_, int *servicefd,
 
 	if (!ctx || !servicefd)
 		return -EINVAL;
+	ret = ipc__service_name_check(service_name, service_name_len);
+	if (ret < 0)
+		return ret;
+	ret = ipc__activation_take(service_name, service_name_len, &fd);
+	if (ret < 0)
+		return ret;
+	if (ret > 0)
+		return service_adopt(ctx, fd, servicefd);
 	ret = ipc__service_path(service_name, service_name_len, true, &path);
 	if (ret < 0)
 		return ret;
