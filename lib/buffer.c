@@ -100,10 +100,16 @@ static int buf_move(struct ipc_ctx *ctx, struct ipc_buf *b, size_t cap)
  * Makes room for at least @room more bytes after b->len.  The live bytes
  * move to the front only when they fill at most half the buffer, so each
  * byte is moved at most once for every time the buffer empties as much.
+ * A buffer that must grow gets as much free room as it holds live bytes
+ * (geometric growth that tracks the bytes held, not the buffer's past
+ * size), but no more than @most when that is larger than @room: a caller
+ * that knows how many bytes are still to come says so, and the buffer
+ * never grows past them.
  */
-int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
+int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room,
+		  size_t most)
 {
-	size_t live = b->len - b->off, cap;
+	size_t live = b->len - b->off, cap, free;
 	char *data;
 
 	if (b->data && b->cap - b->len >= room)
@@ -114,9 +120,10 @@ int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room)
 	}
 	if (live + room <= IPC_CHUNK)
 		return buf_move(ctx, b, IPC_CHUNK);
-	/* Twice what is held: geometric growth that tracks the bytes held,
-	 * not the buffer's past size. */
-	cap = live * 2 > live + room ? live * 2 : live + room;
+	free = live > room ? live : room;
+	if (free > most)
+		free = most > room ? most : room;
+	cap = live + free;
 	if (!b->data || b->cap < IPC_CHUNK)
 		return buf_move(ctx, b, cap);
 	if (spare_take(ctx, b, cap))

@@ -28,24 +28,25 @@ static size_t frame_missing(const struct ipc_buf *b)
 }
 
 /*
- * Makes room in c->in for the next read: half a chunk, or for a large
- * frame as many bytes as it already holds (no more than it misses): the
- * buffer stays under twice the bytes that arrived plus a chunk, never
- * growing straight to the length a peer announced.  The read may fill all
- * of b->cap - b->len.
+ * Makes room in c->in for the next read: half a chunk, so one read holds
+ * many small frames.  For a large frame the buffer grows
+ * geometrically with the bytes that arrived (see ipc__buf_grow), never
+ * past the frame's end: it stays under twice the bytes held plus a chunk
+ * and the frame's size, never growing straight to the length a peer
+ * announced, and it grows a few times per frame, not at every read.  The
+ * read may fill all of b->cap - b->len.
  */
 int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	struct ipc_buf *b = &c->in;
-	size_t room = IPC_CHUNK / 2, missing = frame_missing(b);
-	size_t live = b->len - b->off;
+	size_t missing = frame_missing(b), room = IPC_CHUNK / 2;
 
-	if (missing > room) {
-		room = live > room ? live : room;
-		if (missing < room)
-			room = missing;
-	}
-	return ipc__buf_reserve(ctx, b, room);
+	/* A grown buffer holding a large frame's tail needs room for the
+	 * tail only: asking for more would grow it at every read. */
+	if (b->cap > IPC_CHUNK && missing && missing < room)
+		room = missing;
+	return ipc__buf_reserve_most(ctx, b, room,
+				     missing ? missing : SIZE_MAX);
 }
 
 /* Reads once into c->in; returns the byte count, 0 at end of stream or

@@ -260,15 +260,23 @@ static inline bool ipc__is_stream(const struct ipc_conn *c)
 
 /* buffer.c: buffers and the context's pool of spare ones */
 IPC_HIDDEN int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b,
-			     size_t room);
+			     size_t room, size_t most);
 
-/* Makes room for @room more bytes after b->len (see buffer.c). */
-static inline int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b,
-				   size_t room)
+/* Makes room for @room more bytes after b->len, growing for no more
+ * than @most (see buffer.c). */
+static inline int ipc__buf_reserve_most(struct ipc_ctx *ctx,
+					struct ipc_buf *b, size_t room,
+					size_t most)
 {
 	if (b->data && b->cap - b->len >= room)
 		return 0;
-	return ipc__buf_grow(ctx, b, room);
+	return ipc__buf_grow(ctx, b, room, most);
+}
+
+static inline int ipc__buf_reserve(struct ipc_ctx *ctx, struct ipc_buf *b,
+				   size_t room)
+{
+	return ipc__buf_reserve_most(ctx, b, room, SIZE_MAX);
 }
 IPC_HIDDEN void ipc__buf_release(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__buf_shrink(struct ipc_ctx *ctx, struct ipc_buf *b);
@@ -302,6 +310,13 @@ IPC_HIDDEN int ipc__accept(struct ipc_ctx *ctx, uint32_t slot,
 /* Resumes paused listeners when due; ms until the next try, or -1. */
 IPC_HIDDEN int ipc__accept_retry(struct ipc_ctx *ctx, uint64_t now);
 IPC_HIDDEN void ipc__service_remove(struct ipc_service *s);
+
+/*
+ * lookup.c: IPC_NETWORK (doc/network.md).  1 with *fd connected to the
+ * routed service through ipcd, 0 when the connection is to be local, or
+ * a negative errno.
+ */
+IPC_HIDDEN int ipc__lookup(const char *name, uint16_t len, int *fd);
 
 /* rundir.c: the run directory and service names */
 IPC_HIDDEN int ipc__service_name_check(const char *name, uint16_t len);

@@ -14,11 +14,13 @@
  * whole and over the limit, "need more" otherwise, and the same number of
  * bytes held.  The read buffer may not grow beyond twice the most bytes
  * the connection ever held at once plus two chunks: memory follows the
- * bytes that arrived, not the length a peer announced.  That last check
- * is skipped when FUZZ_FRAME_NO_GROWTH_CHECK is set in the environment,
- * to fuzz the rest while a known growth bug waits for its fix; the
- * maximum message size then stays at 300000 bytes at most, so that the
- * bug cannot grow the buffer to the gigabytes a peer may announce.
+ * bytes that arrived, not the length a peer announced; and it may grow
+ * only so many times for one frame (geometrically, not at every read).
+ * These two checks are skipped when FUZZ_FRAME_NO_GROWTH_CHECK is set in
+ * the environment, to fuzz the rest while a known growth bug waits for
+ * its fix; the maximum message size then stays at 300000 bytes at most,
+ * so that such a bug cannot grow the buffer to the gigabytes a peer may
+ * announce.
  *
  * Input: byte 0 picks the maximum message size; then operations, one
  * byte each (top two bits: the kind) with their arguments:
@@ -49,6 +51,8 @@
 #define CUTS_MAX 256
 /* Reads of the sizes given; later ones fill the room. */
 #define READS_MAX 1024
+/* Times the read buffer may grow while one frame is incomplete. */
+#define RESIZES_MAX 40
 #define FRAMES_MAX (STREAM_MAX / IPC_HEADER + 1)
 
 static const size_t max_sizes[8] = {
@@ -261,16 +265,34 @@ static bool growth_checked(void)
 	return checked;
 }
 
-/* Feeds the stream in reads, taking frames out after each one. */
+/*
+ * Feeds the stream in reads, taking frames out after each one.  Besides
+ * agreeing with the reference, the read buffer must grow geometrically:
+ * while one frame is incomplete it may grow RESIZES_MAX times at most
+ * (15 doublings take a chunk to 4 GiB), not at every read.
+ */
 static void run(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	size_t fed = 0, done = 0, reads = 0, peak = 0, room, n, len, live;
+	size_t cap = 0, grown = 0, frame = SIZE_MAX;
 	const char *payload;
 	int ret = 0, want;
 
 	while (fed < stream_len) {
 		ret = ipc__in_reserve(ctx, c);
 		CHECK(ret == 0, "ipc__in_reserve: %d", ret);
+		if (frame != done) {
+			frame = done;
+			grown = 0;
+		}
+		if (c->in.cap > cap)
+			grown++;
+		cap = c->in.cap;
+		CHECK(!growth_checked() || grown <= RESIZES_MAX,
+		      "read buffer grown %zu times for frame %zu (%zu bytes "
+		      "of it held, %zu-byte buffer, next frame announces %"
+		      PRIu32 ")", grown, done, fed - frame_start(done), cap,
+		      announced(done, fed));
 		CHECK(!growth_checked() ||
 		      c->in.cap <= 2 * peak + 2 * IPC_CHUNK,
 		      "read buffer of %zu bytes after %zu reads, at most %zu "
