@@ -1,0 +1,1115 @@
+/*
+ * ipc-tcpd - the TCP protocol service of libipc.
+ *
+ * Usage: ipc-tcpd [--listen ADDR:PORT] [--allow SERVICE]... [OPTION]...
+ *
+ * Relays libipc connections between machines (doc/network.md, ipc-tcpd(8)):
+ * - inbound, a remote ipc-tcpd connects over TCP and names a local service;
+ *   when the allow-list has it, ipc-tcpd connects to it and switches the
+ *   TCP connection with it;
+ * - outbound, a local client (ipcd) of the libipc service "tcp" sends a
+ *   URI tcp://HOST:PORT/SERVICE; ipc-tcpd connects to HOST:PORT, asks the
+ *   remote ipc-tcpd for SERVICE and switches the client's connection with
+ *   the TCP connection.
+ * Once switched, libipc relays the frames untouched (ipc_add_switch()).
+ * Everything runs in one event loop: TCP sockets are external fds of the
+ * context, outbound connects in progress are watched by an epoll instance
+ * that is itself an external fd (a connect completes with writability,
+ * which external fds do not report), signals arrive through a signalfd,
+ * and handshake time limits are checked at the context's timer ticks.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libipc.h>
+
+#include "network.h"
+#include "handshake.h"
+
+#define PROGRAM "ipc-tcpd"
+#define DEFAULT_LISTEN "127.0.0.1:9000"
+#define DEFAULT_SERVICE "tcp"
+#define LISTEN_ENV "IPC_TCPD_LISTEN"
+/* doc/network.md: a handshake completes within 5 s. */
+#define DEFAULT_TIMEOUT_MS 5000
+#define MAX_TIMEOUT_MS (3600 * 1000)
+/* doc/network.md section 3: a request frame announces at most 4 KiB. */
+#define REQUEST_MAX 4096
+#define CONNECT_PREFIX "connect "
+#define LISTEN_BACKLOG 128
+/* Text form of a numeric host (IPv6 with a zone), and of host and port. */
+#define ADDR_HOST 64
+#define ADDR_TEXT (ADDR_HOST + 10)
+/* Bytes of pending input discarded before an error reply is sent. */
+#define DRAIN_MAX (64 * 1024)
+/* Accepts per wake-up of the listener, so that other peers get a turn. */
+#define ACCEPT_BATCH 64
+/* Completed outbound connects handled per wake-up. */
+#define CONNECT_BATCH 16
+
+/* What an fd of ours is doing during its handshake. */
+enum peer_state {
+	PEER_INBOUND,		/* accepted TCP: reading its request */
+	PEER_REQUESTER,		/* our client: reading its URI */
+	PEER_WAITING,		/* requester: waiting for its TCP side */
+	PEER_CONNECTING,	/* outbound TCP: connect(2) in progress */
+	PEER_REPLY,		/* outbound TCP: reading the reply */
+};
+
+/* An fd in its handshake; forgotten once it is switched or closed. */
+struct peer {
+	enum peer_state state;
+	int other;		/* requester <-> its TCP side, or -1 */
+	uint64_t deadline_ms;	/* handshake time limit (monotonic) */
+	struct handshake_reader reader;	/* TCP: the frame being read */
+	char frame[REQUEST_MAX];	/* its payload */
+	char addr[ADDR_TEXT];	/* inbound: the remote address (log) */
+	char uri[REQUEST_MAX + 1]; /* requester: the URI asked for */
+};
+
+struct options {
+	const char *listen;
+	const char *service;
+	char **allow;		/* service names reachable from outside */
+	size_t nallow;
+	unsigned int timeout_ms;
+};
+
+struct tcpd {
+	struct options opt;
+	void *ctx;
+	int listenfd;		/* TCP listener (external fd) */
+	int signalfd;		/* SIGTERM, SIGINT (external fd) */
+	int connectfd;		/* epoll of pending connects (external) */
+	int sparefd;		/* spent to refuse a client, out of fds */
+	struct peer **peers;	/* by fd; NULL when not in handshake */
+	size_t npeers;
+	unsigned int inflight;	/* peers in handshake */
+	unsigned int tick_ms;	/* timer period while there are any */
+	bool stop;
+};
+
+/* ------------------------------------------------------------------ */
+/* Log and small helpers                                                */
+/* ------------------------------------------------------------------ */
+
+static void log_line(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Everything ipc-tcpd says goes to stderr, one line at a time. */
+static void log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(PROGRAM ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Small frames must leave at once; a dead peer must be noticed. */
+static void tune_tcp(int fd)
+{
+	int one = 1;
+
+	/* Failures only cost latency or liveness detection: not fatal. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
+		      size_t size)
+{
+	char host[ADDR_HOST], port[8];
+
+	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(buf, size, "?");
+	else if (sa->sa_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%s", host, port);
+	else
+		snprintf(buf, size, "%s:%s", host, port);
+}
+
+/*
+ * Resolves HOST:PORT: numeric addresses first, which never blocks, then
+ * names, for which getaddrinfo(3) blocks the whole daemon while it
+ * resolves (said in ipc-tcpd(8)).  0 or an EAI_* code.
+ */
+static int resolve(const char *host, uint16_t port, int flags,
+		   struct addrinfo **res)
+{
+	struct addrinfo hints;
+	char service[8];
+	int ret;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = flags | AI_NUMERICSERV | AI_NUMERICHOST;
+	snprintf(service, sizeof(service), "%u", (unsigned int)port);
+	ret = getaddrinfo(host, service, &hints, res);
+	if (ret == EAI_NONAME) {
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		ret = getaddrinfo(host, service, &hints, res);
+	}
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Peers in handshake                                                   */
+/* ------------------------------------------------------------------ */
+
+static struct peer *peer_get(const struct tcpd *d, int fd)
+{
+	if (fd < 0 || (size_t)fd >= d->npeers)
+		return NULL;
+	return d->peers[fd];
+}
+
+static int peer_table_grow(struct tcpd *d, int fd)
+{
+	size_t n = d->npeers ? d->npeers : 64;
+	struct peer **p;
+
+	while ((size_t)fd >= n)
+		n *= 2;
+	if (n == d->npeers)
+		return 0;
+	p = realloc(d->peers, n * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + d->npeers, 0, (n - d->npeers) * sizeof(*p));
+	d->peers = p;
+	d->npeers = n;
+	return 0;
+}
+
+/* The timer runs only while some handshake has a time limit to check. */
+static void inflight_changed(struct tcpd *d, bool added)
+{
+	if (added && d->inflight++ == 0)
+		ipc_context_timer(d->ctx, (int)d->tick_ms);
+	else if (!added && --d->inflight == 0)
+		ipc_context_timer(d->ctx, 0);
+}
+
+/* @fd starts its handshake in @state, with the time limit from now. */
+static int peer_start(struct tcpd *d, int fd, enum peer_state state)
+{
+	struct peer *p;
+	int ret = peer_table_grow(d, fd);
+
+	if (ret < 0)
+		return ret;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->state = state;
+	p->other = -1;
+	p->deadline_ms = now_ms() + d->opt.timeout_ms;
+	handshake_reader_init(&p->reader, p->frame, sizeof(p->frame));
+	d->peers[fd] = p;
+	inflight_changed(d, true);
+	return 0;
+}
+
+/* @fd's handshake is over (switched or closed): forget it. */
+static void peer_end(struct tcpd *d, int fd)
+{
+	struct peer *p = peer_get(d, fd);
+
+	if (!p)
+		return;
+	d->peers[fd] = NULL;
+	free(p);
+	inflight_changed(d, false);
+}
+
+/* Closes an fd in handshake, held by the context or (connecting) not. */
+static void peer_close(struct tcpd *d, int fd)
+{
+	struct peer *p = peer_get(d, fd);
+	bool connecting = p && p->state == PEER_CONNECTING;
+
+	peer_end(d, fd);
+	if (connecting) {
+		epoll_ctl(d->connectfd, EPOLL_CTL_DEL, fd, NULL);
+		close(fd);
+	} else {
+		ipc_close_fd(d->ctx, fd);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Error replies                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Discards the input already received, so that closing the socket right
+ * after the error reply sends a FIN, not an RST (which may destroy the
+ * reply before the peer reads it).
+ */
+static void drain_input(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while (total < DRAIN_MAX) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+}
+
+/* Sends "error ENAME TEXT" on a TCP socket in handshake, best effort. */
+static void tcp_send_error(int fd, int err, const char *text)
+{
+	char reply[128];
+	int len = ipc__reply_format(reply, sizeof(reply), err, text);
+
+	drain_input(fd);
+	if (len > 0)
+		(void)handshake_send(fd, reply, (size_t)len, -1);
+}
+
+/* Queues "error ENAME TEXT" for a client of our service, best effort. */
+static void ipc_send_error(struct tcpd *d, int fd, int err, const char *text)
+{
+	char reply[128];
+	int len = ipc__reply_format(reply, sizeof(reply), err, text);
+
+	/* Closing gives it one write attempt: the socket takes it whole. */
+	if (len > 0)
+		(void)ipc_schedule(d->ctx, fd, reply, (size_t)len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Inbound: a remote ipc-tcpd asks for a local service                  */
+/* ------------------------------------------------------------------ */
+
+static void inbound_refuse(struct tcpd *d, int fd, int err, const char *text,
+			   const char *service)
+{
+	log_line("in %s%s%s: refused: %s %s", d->peers[fd]->addr,
+		 service ? " -> " : "", service ? service : "",
+		 ipc__errno_name(err), text);
+	tcp_send_error(fd, err, text);
+	peer_close(d, fd);
+}
+
+static bool allowed(const struct tcpd *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->opt.nallow; i++)
+		if (strcmp(d->opt.allow[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The request "connect SERVICE" is whole: check it, connect to the local
+ * service, reply "ok" and switch the TCP connection with it.
+ */
+static void inbound_request(struct tcpd *d, int fd, const char *req,
+			    size_t len)
+{
+	const size_t plen = strlen(CONNECT_PREFIX);
+	char name[IPC_NET_NAME_MAX + 1];
+	int localfd, ret;
+
+	if (len <= plen || memcmp(req, CONNECT_PREFIX, plen) != 0 ||
+	    !ipc__service_name_ok(req + plen, len - plen)) {
+		inbound_refuse(d, fd, EPROTO, "bad request", NULL);
+		return;
+	}
+	memcpy(name, req + plen, len - plen);
+	name[len - plen] = '\0';
+	if (!allowed(d, name)) {
+		inbound_refuse(d, fd, EACCES, "not allowed", name);
+		return;
+	}
+	ret = ipc_connect_service(d->ctx, &localfd, name,
+				  (uint16_t)(len - plen));
+	if (ret < 0) {
+		inbound_refuse(d, fd, -ret, ret == -ENOENT ?
+			       "no such service" : strerror(-ret), name);
+		return;
+	}
+	ret = handshake_send(fd, "ok", 2, -1);
+	if (ret == 0)
+		ret = ipc_add_switch(d->ctx, fd, localfd);
+	if (ret < 0) {
+		log_line("in %s -> %s: dropped: %s", d->peers[fd]->addr, name,
+			 strerror(-ret));
+		ipc_close_fd(d->ctx, localfd);
+		peer_close(d, fd);
+		return;
+	}
+	log_line("in %s -> %s: ok", d->peers[fd]->addr, name);
+	peer_end(d, fd);
+}
+
+/* The accepted TCP connection is readable: read more of its request. */
+static void inbound_readable(struct tcpd *d, int fd)
+{
+	struct peer *p = d->peers[fd];
+	int ret = handshake_read(fd, &p->reader);
+
+	if (ret == 0)
+		return;		/* not whole yet */
+	if (ret == -EMSGSIZE) {
+		inbound_refuse(d, fd, EPROTO, "bad request", NULL);
+	} else if (ret < 0) {
+		log_line("in %s: dropped: %s", p->addr, strerror(-ret));
+		peer_close(d, fd);
+	} else {
+		inbound_request(d, fd, p->frame, p->reader.len);
+	}
+}
+
+/* Out of fds: take the next client with the spare fd and close it. */
+static void refuse_for_lack_of_fds(struct tcpd *d)
+{
+	int fd;
+
+	close(d->sparefd);
+	fd = accept(d->listenfd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	d->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	log_line("in: refused: out of file descriptors");
+}
+
+/* Accepts one TCP client: 0, or -EAGAIN when there is none left. */
+static int accept_one(struct tcpd *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd, ret;
+
+	fd = accept4(d->listenfd, (struct sockaddr *)&ss, &sslen,
+		     SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		if ((ret == -EMFILE || ret == -ENFILE) && d->sparefd >= 0) {
+			refuse_for_lack_of_fds(d);
+			return 0;
+		}
+		if (ret == -EAGAIN || ret == -EWOULDBLOCK)
+			return -EAGAIN;
+		if (ret != -EINTR && ret != -ECONNABORTED)
+			log_line("in: accept: %s", strerror(-ret));
+		return ret == -EINTR || ret == -ECONNABORTED ? 0 : -EAGAIN;
+	}
+	tune_tcp(fd);
+	ret = peer_start(d, fd, PEER_INBOUND);
+	if (ret == 0) {
+		addr_text((struct sockaddr *)&ss, sslen, d->peers[fd]->addr,
+			  sizeof(d->peers[fd]->addr));
+		ret = ipc_add_external(d->ctx, fd);
+		if (ret < 0)
+			peer_end(d, fd);
+	}
+	if (ret < 0) {
+		log_line("in: dropped: %s", strerror(-ret));
+		close(fd);
+	}
+	return 0;
+}
+
+static void listener_readable(struct tcpd *d)
+{
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++)
+		if (accept_one(d) == -EAGAIN)
+			return;
+}
+
+/* ------------------------------------------------------------------ */
+/* Outbound: a local client asks for tcp://HOST:PORT/SERVICE            */
+/* ------------------------------------------------------------------ */
+
+/* Ends the request of requester @req: its TCP side, then itself. */
+static void outbound_end(struct tcpd *d, int req)
+{
+	int tcp = d->peers[req]->other;
+
+	if (tcp >= 0)
+		peer_close(d, tcp);
+	peer_close(d, req);
+}
+
+/* Fails the request of requester @req with an error reply of our own. */
+static void outbound_fail(struct tcpd *d, int req, int err, const char *text)
+{
+	struct peer *r = d->peers[req];
+
+	log_line("out %s: %s %s", r->uri[0] ? r->uri : "?",
+		 ipc__errno_name(err), text);
+	ipc_send_error(d, req, err, text);
+	outbound_end(d, req);
+}
+
+/* Starts the non-blocking connect; the TCP fd, or -errno. */
+static int outbound_connect(struct tcpd *d, const struct addrinfo *ai)
+{
+	struct epoll_event ev;
+	int fd, ret;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	tune_tcp(fd);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+	    errno != EINPROGRESS) {
+		ret = -errno;
+		goto fail;
+	}
+	/* Completion and failure both make it writable. */
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT;
+	ev.data.fd = fd;
+	if (epoll_ctl(d->connectfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = peer_start(d, fd, PEER_CONNECTING);
+	if (ret == 0)
+		return fd;
+	epoll_ctl(d->connectfd, EPOLL_CTL_DEL, fd, NULL);
+fail:
+	close(fd);
+	return ret;
+}
+
+/* The URI of requester @req is whole: check it and start connecting. */
+static void outbound_request(struct tcpd *d, int req, const char *uri,
+			     size_t len)
+{
+	struct peer *r = d->peers[req];
+	char host[NI_MAXHOST];
+	struct addrinfo *ai;
+	struct ipc_uri u;
+	uint16_t port;
+	int tcp;
+
+	memcpy(r->uri, uri, len);
+	r->uri[len] = '\0';
+	if (ipc__uri_parse(uri, len, &u) < 0 || u.scheme.len != 3 ||
+	    memcmp(u.scheme.p, "tcp", 3) != 0 ||
+	    ipc__hostport_parse(u.authority, host, sizeof(host), &port) < 0) {
+		outbound_fail(d, req, EINVAL, "bad URI");
+		return;
+	}
+	if (resolve(host, port, 0, &ai) != 0) {
+		outbound_fail(d, req, EHOSTUNREACH, "cannot resolve the host");
+		return;
+	}
+	/* The first address only: one time limit covers it all. */
+	tcp = outbound_connect(d, ai);
+	freeaddrinfo(ai);
+	if (tcp < 0) {
+		outbound_fail(d, req, -tcp, strerror(-tcp));
+		return;
+	}
+	r = d->peers[req];
+	r->state = PEER_WAITING;
+	r->other = tcp;
+	d->peers[tcp]->other = req;
+	/* Section 2: the time limit covers the connect and the reply. */
+	r->deadline_ms = d->peers[tcp]->deadline_ms;
+}
+
+/* The connect of @tcp completed: send the request, wait for the reply. */
+static void outbound_connected(struct tcpd *d, int tcp)
+{
+	struct peer *t = d->peers[tcp];
+	int req = t->other;
+	const char *service = strrchr(d->peers[req]->uri, '/') + 1;
+	char request[sizeof(CONNECT_PREFIX) + IPC_NET_NAME_MAX];
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	epoll_ctl(d->connectfd, EPOLL_CTL_DEL, tcp, NULL);
+	if (getsockopt(tcp, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0)
+		err = -ipc_add_external(d->ctx, tcp);
+	if (err) {
+		/* Still CONNECTING, so closed with close(2). */
+		outbound_fail(d, req, err, strerror(err));
+		return;
+	}
+	t->state = PEER_REPLY;
+	n = snprintf(request, sizeof(request), CONNECT_PREFIX "%s", service);
+	err = -handshake_send(tcp, request, (size_t)n, -1);
+	if (err)
+		outbound_fail(d, req, err, strerror(err));
+}
+
+/* Some outbound connects completed: the epoll instance is readable. */
+static void connects_ready(struct tcpd *d)
+{
+	struct epoll_event ev[CONNECT_BATCH];
+	int i, n;
+
+	n = epoll_wait(d->connectfd, ev, CONNECT_BATCH, 0);
+	for (i = 0; i < n; i++) {
+		struct peer *t = peer_get(d, ev[i].data.fd);
+
+		if (t && t->state == PEER_CONNECTING)
+			outbound_connected(d, ev[i].data.fd);
+	}
+}
+
+/* The remote's reply is whole: "ok" switches, an error is passed on. */
+static void outbound_reply(struct tcpd *d, int tcp, const char *reply,
+			   size_t len)
+{
+	int req = d->peers[tcp]->other;
+	int ret = ipc__reply_parse(reply, len, NULL);
+
+	if (ret < 0 && len > 6 && memcmp(reply, "error ", 6) == 0) {
+		/* The remote's error, as received. */
+		log_line("out %s: refused: %.*s", d->peers[req]->uri,
+			 (int)len, reply);
+		(void)ipc_schedule(d->ctx, req, reply, len);
+		outbound_end(d, req);
+		return;
+	}
+	if (ret < 0) {
+		outbound_fail(d, req, EPROTO, "bad reply");
+		return;
+	}
+	ret = ipc_schedule(d->ctx, req, "ok", 2);
+	if (ret == 0)
+		ret = ipc_add_switch(d->ctx, req, tcp);
+	if (ret < 0) {
+		outbound_fail(d, req, -ret, strerror(-ret));
+		return;
+	}
+	log_line("out %s: ok", d->peers[req]->uri);
+	peer_end(d, tcp);
+	peer_end(d, req);
+}
+
+/* The outbound TCP connection is readable: read more of the reply. */
+static void outbound_readable(struct tcpd *d, int tcp)
+{
+	struct peer *t = d->peers[tcp];
+	int ret = handshake_read(tcp, &t->reader);
+
+	if (ret == 0)
+		return;
+	if (ret == -EMSGSIZE)
+		outbound_fail(d, t->other, EPROTO, "bad reply");
+	else if (ret < 0)
+		outbound_fail(d, t->other, -ret, strerror(-ret));
+	else
+		outbound_reply(d, tcp, t->frame, t->reader.len);
+}
+
+/* A message from a client of our service: its URI. */
+static void requester_message(struct tcpd *d, int fd, const char *msg,
+			      size_t len)
+{
+	struct peer *r = peer_get(d, fd);
+
+	/* A switched client's messages are relayed, never seen here. */
+	if (!r)
+		return;
+	if (r->state == PEER_REQUESTER)
+		outbound_request(d, fd, msg, len);
+	else
+		outbound_fail(d, fd, EPROTO, "one request per connection");
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The library closed @fd (DISCONNECTION): drop what depended on it. */
+static void peer_gone(struct tcpd *d, int fd)
+{
+	struct peer *p = peer_get(d, fd);
+	int other;
+
+	if (!p)
+		return;		/* switched, or not ours */
+	other = p->other;
+	if (p->state == PEER_INBOUND)
+		log_line("in %s: dropped: closed during the handshake",
+			 p->addr);
+	else if (p->state == PEER_WAITING)
+		log_line("out %s: dropped: the requester went away", p->uri);
+	peer_end(d, fd);
+	if (!peer_get(d, other))
+		return;
+	if (d->peers[other]->state == PEER_WAITING) {
+		/* Our TCP side: the remote closed before replying. */
+		d->peers[other]->other = -1;
+		outbound_fail(d, other, ECONNRESET,
+			      "connection closed by the remote");
+	} else {
+		peer_close(d, other);
+	}
+}
+
+/* Every handshake past its time limit gets ETIMEDOUT and is dropped. */
+static void check_deadlines(struct tcpd *d)
+{
+	uint64_t now = now_ms();
+	size_t fd;
+
+	for (fd = 0; fd < d->npeers && d->inflight > 0; fd++) {
+		struct peer *p = d->peers[fd];
+
+		if (!p || p->deadline_ms > now)
+			continue;
+		if (p->state == PEER_INBOUND) {
+			inbound_refuse(d, (int)fd, ETIMEDOUT, "timed out",
+				       NULL);
+		} else if (p->state == PEER_REQUESTER) {
+			log_line("out: dropped a client: no request in time");
+			ipc_send_error(d, (int)fd, ETIMEDOUT, "timed out");
+			peer_close(d, (int)fd);
+		} else if (p->state == PEER_WAITING) {
+			outbound_fail(d, (int)fd, ETIMEDOUT, "timed out");
+		}
+		/* CONNECTING and REPLY end with their requester. */
+	}
+}
+
+static void external_readable(struct tcpd *d, int fd)
+{
+	struct peer *p = peer_get(d, fd);
+	struct signalfd_siginfo si;
+
+	if (fd == d->listenfd) {
+		listener_readable(d);
+	} else if (fd == d->connectfd) {
+		connects_ready(d);
+	} else if (fd == d->signalfd) {
+		if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			log_line("stopping on signal %u", si.ssi_signo);
+		d->stop = true;
+	} else if (p && p->state == PEER_INBOUND) {
+		inbound_readable(d, fd);
+	} else if (p && p->state == PEER_REPLY) {
+		outbound_readable(d, fd);
+	}
+}
+
+static void handle_event(struct tcpd *d, char type, int fd, int newfd,
+			 const char *buf, size_t len)
+{
+	int ret;
+
+	switch (type) {
+	case CONNECTION:
+		ret = peer_start(d, newfd, PEER_REQUESTER);
+		if (ret < 0) {
+			log_line("out: dropped a client: %s", strerror(-ret));
+			ipc_close_fd(d->ctx, newfd);
+		}
+		break;
+	case MESSAGE_RX:
+		requester_message(d, fd, buf, len);
+		break;
+	case EXTERNAL:
+		external_readable(d, fd);
+		break;
+	case DISCONNECTION:
+		peer_gone(d, fd);
+		break;
+	case TIMER:
+		check_deadlines(d);
+		break;
+	default:		/* MESSAGE_TX, SWITCH_RX, SWITCH_TX */
+		break;
+	}
+}
+
+static int serve(struct tcpd *d)
+{
+	/* SWITCH_RX copies what fits: relayed messages need no room here. */
+	char buf[REQUEST_MAX];
+	int ret;
+
+	while (!d->stop) {
+		size_t index, len = sizeof(buf);
+		int fd, newfd;
+		char type;
+
+		ret = ipc_wait_event(d->ctx, &type, &index, &fd, &newfd, buf,
+				     &len);
+		if (ret == -EMSGSIZE) {
+			/* A request longer than any URI: never kept. */
+			if (peer_get(d, fd))
+				outbound_fail(d, fd, EMSGSIZE, "too long");
+			else
+				ipc_close_fd(d->ctx, fd);
+			continue;
+		}
+		if (ret == -EINTR || ret == -ENOMEM)
+			continue;	/* nothing lost: the library retries */
+		if (ret < 0)
+			return ret;
+		handle_event(d, type, fd, newfd, buf, len);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start and stop                                                       */
+/* ------------------------------------------------------------------ */
+
+static int listen_tcp(const char *spec, int *fdp)
+{
+	struct ipc_span a = { spec, strlen(spec) };
+	char host[NI_MAXHOST];
+	struct addrinfo *ai;
+	uint16_t port;
+	int fd, one = 1, ret;
+
+	if (ipc__hostport_parse(a, host, sizeof(host), &port) < 0)
+		return -EINVAL;
+	ret = resolve(host, port, AI_PASSIVE, &ai);
+	if (ret != 0)
+		return ret == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	/* Restarting must not wait for the old connections' TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	*fdp = fd;
+out:
+	freeaddrinfo(ai);
+	return ret;
+}
+
+/* SIGTERM and SIGINT arrive through a signalfd the context watches. */
+static int watch_signals(struct tcpd *d)
+{
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->signalfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->signalfd < 0)
+		return -errno;
+	ret = ipc_add_external(d->ctx, d->signalfd);
+	if (ret < 0) {
+		close(d->signalfd);
+		d->signalfd = -1;
+	}
+	return ret;
+}
+
+static int watch_connects(struct tcpd *d)
+{
+	int ret;
+
+	d->connectfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->connectfd < 0)
+		return -errno;
+	ret = ipc_add_external(d->ctx, d->connectfd);
+	if (ret < 0) {
+		close(d->connectfd);
+		d->connectfd = -1;
+	}
+	return ret;
+}
+
+static int start_failed(const char *what, const char *arg, int err)
+{
+	fprintf(stderr, PROGRAM ": cannot %s%s%s: %s\n", what, arg ? " " : "",
+		arg ? arg : "", strerror(-err));
+	return err;
+}
+
+/* Sets everything up, saying on stderr what failed; 0 or -errno. */
+static int start(struct tcpd *d)
+{
+	int servicefd, ret;
+
+	ret = ipc_context_init(&d->ctx);
+	if (ret < 0)
+		return start_failed("create a context", NULL, ret);
+	ret = watch_signals(d);
+	if (ret < 0)
+		return start_failed("watch signals", NULL, ret);
+	ret = watch_connects(d);
+	if (ret < 0)
+		return start_failed("create an epoll instance", NULL, ret);
+	ret = listen_tcp(d->opt.listen, &d->listenfd);
+	if (ret == 0) {
+		ret = ipc_add_external(d->ctx, d->listenfd);
+		if (ret < 0)
+			close(d->listenfd);
+	}
+	if (ret < 0)
+		return start_failed("listen on", d->opt.listen, ret);
+	/* The service comes last: its socket says that all is ready. */
+	ret = ipc_service_init(d->ctx, &servicefd, d->opt.service,
+			       (uint16_t)strlen(d->opt.service));
+	if (ret < 0)
+		return start_failed("start service", d->opt.service, ret);
+	d->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	log_line("listening on %s, service %s, %zu service%s allowed",
+		 d->opt.listen, d->opt.service, d->opt.nallow,
+		 d->opt.nallow == 1 ? "" : "s");
+	return 0;
+}
+
+/* Closes everything; the service's socket and lock files are removed. */
+static void stop(struct tcpd *d)
+{
+	size_t fd;
+
+	for (fd = 0; fd < d->npeers; fd++)
+		if (d->peers[fd])
+			peer_close(d, (int)fd);
+	free(d->peers);
+	ipc_context_deinit(&d->ctx);
+	if (d->sparefd >= 0)
+		close(d->sparefd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROGRAM " [--listen ADDR:PORT] [--allow SERVICE]..."
+		" [--allow-file FILE]\n"
+		"                [--service NAME] [--timeout MS]\n"
+		"Relays libipc connections over TCP (see ipc-tcpd(8)).\n"
+		"  -l, --listen ADDR:PORT  TCP address to listen on (default "
+		"$" LISTEN_ENV ",\n"
+		"                          else " DEFAULT_LISTEN ")\n"
+		"  -a, --allow SERVICE     let remote peers reach SERVICE"
+		" (repeatable)\n"
+		"  -f, --allow-file FILE   the same, one SERVICE per line\n"
+		"  -s, --service NAME      libipc service name (default "
+		DEFAULT_SERVICE ")\n"
+		"  -t, --timeout MS        handshake time limit (default %d)\n"
+		"  -h, --help              show this help and exit\n"
+		"  -V, --version           show the version and exit\n",
+		DEFAULT_TIMEOUT_MS);
+}
+
+static int allow_add(struct options *o, const char *name, size_t len)
+{
+	char **allow;
+
+	if (!ipc__service_name_ok(name, len)) {
+		fprintf(stderr, PROGRAM ": invalid service name \"%.*s\"\n",
+			(int)len, name);
+		return -EINVAL;
+	}
+	allow = realloc(o->allow, (o->nallow + 1) * sizeof(*allow));
+	if (!allow)
+		return -ENOMEM;
+	o->allow = allow;
+	allow[o->nallow] = strndup(name, len);
+	if (!allow[o->nallow])
+		return -ENOMEM;
+	o->nallow++;
+	return 0;
+}
+
+/* One service name per line; blanks around it, empty lines and lines
+ * starting with '#' are ignored. */
+static int allow_file(struct options *o, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	size_t size = 0, len;
+	char *line = NULL, *p;
+	ssize_t n;
+	int ret = 0;
+
+	if (!f) {
+		fprintf(stderr, PROGRAM ": cannot read %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	while (ret == 0 && (n = getline(&line, &size, f)) >= 0) {
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		len = strcspn(p, "\r\n");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len > 0 && p[0] != '#')
+			ret = allow_add(o, p, len);
+	}
+	if (ret == 0 && ferror(f))
+		ret = -EIO;
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+static int parse_timeout(const char *arg, unsigned int *ms)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > MAX_TIMEOUT_MS)
+		return -EINVAL;
+	*ms = (unsigned int)v;
+	return 0;
+}
+
+/* 0 to run, 1 when done (--help, --version), 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "allow-file", required_argument, NULL, 'f' },
+		{ "service", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv(LISTEN_ENV);
+	int c, ret = 0;
+
+	o->listen = env && *env ? env : DEFAULT_LISTEN;
+	o->service = DEFAULT_SERVICE;
+	o->timeout_ms = DEFAULT_TIMEOUT_MS;
+	while (ret == 0 &&
+	       (c = getopt_long(argc, argv, "l:a:f:s:t:hV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'a':
+			ret = allow_add(o, optarg, strlen(optarg));
+			break;
+		case 'f':
+			ret = allow_file(o, optarg);
+			break;
+		case 's':
+			o->service = optarg;
+			if (!ipc__service_name_ok(optarg, strlen(optarg)))
+				ret = -EINVAL;
+			break;
+		case 't':
+			ret = parse_timeout(optarg, &o->timeout_ms);
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf(PROGRAM " (libipc) " PACKAGE_VERSION "\n");
+			return 1;
+		default:
+			ret = -EINVAL;
+		}
+	}
+	if (ret == 0 && optind < argc)
+		ret = -EINVAL;
+	if (ret < 0) {
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+static void options_free(struct options *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nallow; i++)
+		free(o->allow[i]);
+	free(o->allow);
+}
+
+int main(int argc, char **argv)
+{
+	struct tcpd d = {
+		.listenfd = -1, .signalfd = -1, .connectfd = -1, .sparefd = -1,
+	};
+	int ret;
+
+	ret = parse_args(argc, argv, &d.opt);
+	if (ret != 0) {
+		options_free(&d.opt);
+		return ret == 1 ? 0 : 2;
+	}
+	/* Like ipcd, ipc-tcpd never routes its own connections. */
+	unsetenv("IPC_NETWORK");
+	/* The library never raises SIGPIPE; nor does ipc-tcpd's own I/O. */
+	signal(SIGPIPE, SIG_IGN);
+	d.tick_ms = d.opt.timeout_ms / 10;
+	if (d.tick_ms < 10)
+		d.tick_ms = 10;
+	if (d.tick_ms > 1000)
+		d.tick_ms = 1000;
+	ret = start(&d);
+	if (ret == 0) {
+		ret = serve(&d);
+		if (ret < 0)
+			log_line("waiting for events: %s", strerror(-ret));
+	}
+	stop(&d);
+	options_free(&d.opt);
+	return ret < 0 ? 1 : 0;
+}
