@@ -3,6 +3,7 @@
  *
  * Usage: pong [-s SERVICE] [MESSAGE...]
  *        pong [-s SERVICE] -n COUNT
+ *        pong --help
  *
  * Connects to SERVICE ("pong" by default) in the run directory, sends
  * every MESSAGE ("hello" when none is given) and prints each reply on its
@@ -45,10 +46,13 @@ static size_t message(const struct pong *p, unsigned long i, char *buf,
 	return (size_t)snprintf(buf, size, "ping %lu", i + 1);
 }
 
+static const char usage_text[] =
+	"usage: pong [-s SERVICE] [MESSAGE...]\n"
+	"       pong [-s SERVICE] -n COUNT\n";
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: pong [-s SERVICE] [MESSAGE...]\n"
-			"       pong [-s SERVICE] -n COUNT\n");
+	fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -202,6 +206,11 @@ int main(int argc, char **argv)
 	void *ctx = NULL;
 	int ret;
 
+	if (argc == 2 && (!strcmp(argv[1], "--help") ||
+			  !strcmp(argv[1], "-h"))) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	if (parse_args(argc, argv, &p) < 0)
 		return usage();
 	ret = ipc_context_init(&ctx);

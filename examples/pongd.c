@@ -2,6 +2,7 @@
  * pongd - the echo service of the libipc examples.
  *
  * Usage: pongd [SERVICE]
+ *        pongd --help
  *
  * Serves SERVICE ("pong" by default) in the run directory ($IPC_RUNDIR,
  * else /tmp/.libipc-run) and sends every message it receives back to its
@@ -170,6 +171,12 @@ int main(int argc, char **argv)
 	int servicefd;
 	int ret;
 
+	if (argc == 2 && (!strcmp(name, "--help") || !strcmp(name, "-h"))) {
+		printf("usage: pongd [SERVICE]\n"
+		       "Echo service SERVICE (default \"%s\") of the libipc"
+		       " run directory.\n", DEFAULT_SERVICE);
+		return 0;
+	}
 	if (argc > 2 || name_len > UINT16_MAX) {
 		fprintf(stderr, "usage: pongd [SERVICE]\n");
 		return 2;
