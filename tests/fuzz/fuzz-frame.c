@@ -343,14 +343,32 @@ static void run(struct ipc_ctx *ctx, struct ipc_conn *c)
 	      "over-limit length at %zu not reported", ref.tail);
 }
 
+/*
+ * One context serves every run, as one serves every connection of a
+ * daemon: its chunk pool is reused instead of mapping fresh memory for
+ * each input.  The spare grown buffer is dropped after each run, so that
+ * a run's buffer sizes depend on its own input only.
+ */
+static struct ipc_ctx *context(size_t max)
+{
+	static void *handle;
+	int ret;
+
+	if (!handle) {
+		ret = ipc_context_init(&handle);
+		CHECK(ret == 0, "ipc_context_init: %d", ret);
+	}
+	ret = ipc_context_max_message_size(handle, max);
+	CHECK(ret == 0, "ipc_context_max_message_size: %d", ret);
+	return handle;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
 	struct ipc_conn conn = { .fd = -1, .peer = IPC_NONE };
-	void *handle = NULL;
 	struct ipc_ctx *ctx;
 	size_t max;
-	int ret;
 
 	if (!size)
 		return 0;
@@ -359,13 +377,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		max = max_sizes[6];
 	parse(&in, max);
 	reference(max);
-	ret = ipc_context_init(&handle);
-	CHECK(ret == 0, "ipc_context_init: %d", ret);
-	ret = ipc_context_max_message_size(handle, max);
-	CHECK(ret == 0, "ipc_context_max_message_size: %d", ret);
-	ctx = handle;
+	ctx = context(max);
 	run(ctx, &conn);
 	ipc__buf_drop(ctx, &conn.in);
-	ipc_context_deinit(&handle);
+	free(ctx->spare);
+	ctx->spare = NULL;
+	ctx->spare_cap = 0;
 	return 0;
 }
