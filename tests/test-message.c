@@ -568,6 +568,58 @@ static void test_closed_mid_message(struct ipc_test_fixture *f,
 	expect_disconnection(f->ctx, &p);
 }
 
+#define NEIGHBOURS 4
+
+/* The library holds half a frame of @p: the timer runs the loop until the
+ * socket has nothing left to read. */
+static void wait_read_by_library(void *ctx, const struct peer *p)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+
+	while (ipc_test_pending_bytes(p->fd) > 0)
+		ipc_test_wait_for(ctx, TIMER, &ev);
+}
+
+/*
+ * Peers that sent half a frame keep it while another goes away among
+ * them: each half is completed after the disconnection and arrives whole.
+ */
+static void test_half_frames_kept(struct ipc_test_fixture *f,
+				  gconstpointer data)
+{
+	struct peer peers[NEIGHBOURS];
+	GByteArray *frames[NEIGHBOURS];
+	int service = service_with_peer(f, &peers[0]);
+	guint i, gone = GPOINTER_TO_UINT(data), half;
+	char msg[200];
+
+	for (i = 1; i < NEIGHBOURS; i++)
+		peer_connect(f->ctx, service, &peers[i]);
+	ipc_context_timer(f->ctx, 5);
+	for (i = 0; i < NEIGHBOURS; i++) {
+		frames[i] = g_byte_array_new();
+		fill_numbered(msg, sizeof(msg), i);
+		ipc_test_append_frame(frames[i], msg, sizeof(msg));
+		half = frames[i]->len / 2;
+		ipc_test_write_all(peers[i].raw, frames[i]->data, half);
+		wait_read_by_library(f->ctx, &peers[i]);
+		g_byte_array_remove_range(frames[i], 0, half);
+	}
+	peer_hangup(f->ctx, &peers[gone]);
+	for (i = 0; i < NEIGHBOURS; i++) {
+		if (i != gone) {
+			ipc_test_write_all(peers[i].raw, frames[i]->data,
+					   frames[i]->len);
+			fill_numbered(msg, sizeof(msg), i);
+			expect_rx(f->ctx, &peers[i], msg, sizeof(msg));
+		}
+		g_byte_array_unref(frames[i]);
+	}
+	for (i = 0; i < NEIGHBOURS; i++)
+		if (i != gone)
+			peer_hangup(f->ctx, &peers[i]);
+}
+
 /* ------------------------------------------------------------------ */
 /* Size limits                                                          */
 /* ------------------------------------------------------------------ */
@@ -1068,6 +1120,12 @@ int main(int argc, char **argv)
 	    GINT_TO_POINTER(READ_EVENTS));
 	ADD("closed-mid-message/read", test_closed_mid_message,
 	    GINT_TO_POINTER(READ_BLOCKING));
+	ADD("half-frames-kept/first-gone", test_half_frames_kept,
+	    GUINT_TO_POINTER(0));
+	ADD("half-frames-kept/middle-gone", test_half_frames_kept,
+	    GUINT_TO_POINTER(1));
+	ADD("half-frames-kept/last-gone", test_half_frames_kept,
+	    GUINT_TO_POINTER(NEIGHBOURS - 1));
 	ADD("limit/over-default", test_over_default_limit, NULL);
 	ADD("limit/lowered", test_lowered_limit, NULL);
 	ADD("limit/exact-default", test_exact_default_limit, NULL);
