@@ -326,6 +326,24 @@ failed:
 	return 0;
 }
 
+/*
+ * The checks ipc_schedule() and ipc_write() share: a stream connection of
+ * the context, a valid message, and a peer that can still receive it.
+ */
+static int send_check(struct ipc_ctx *ctx, int fd, const char *mcontent,
+		      size_t mlen, struct ipc_conn **c)
+{
+	int ret = stream_conn(ctx, fd, c);
+
+	if (!ret)
+		ret = message_check(ctx, mcontent, mlen);
+	if (ret < 0)
+		return ret;
+	if ((*c)->flags & (IPC_F_EOF | IPC_F_BROKEN))
+		return -EPIPE;
+	return 0;
+}
+
 IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 			    size_t mlen)
 {
@@ -333,13 +351,9 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 	struct ipc_conn *c;
 	int ret;
 
-	ret = stream_conn(ctx, servicefd, &c);
-	if (!ret)
-		ret = message_check(ctx, mcontent, mlen);
+	ret = send_check(ctx, servicefd, mcontent, mlen, &c);
 	if (ret < 0)
 		return ret;
-	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
-		return -EPIPE;
 	if (out_queued(c) + IPC_HEADER + mlen > ctx->queue_max)
 		return -ENOBUFS;
 	ipc__widen(c, mlen);
@@ -422,13 +436,9 @@ IPC_EXPORT int ipc_write(void *ctx_, int servicefd, const char *mcontent,
 	struct ipc_conn *c;
 	int ret;
 
-	ret = stream_conn(ctx, servicefd, &c);
-	if (!ret)
-		ret = message_check(ctx, mcontent, mlen);
+	ret = send_check(ctx, servicefd, mcontent, mlen, &c);
 	if (ret < 0)
 		return ret;
-	if (c->flags & (IPC_F_EOF | IPC_F_BROKEN))
-		return -EPIPE;
 	ipc__be32_put(header, (uint32_t)mlen);
 	ipc__widen(c, mlen);
 	ret = drain_queue(ctx, c);
