@@ -187,9 +187,10 @@ static int read_callback(struct ipc_ctx *ctx, struct ipc_conn *c,
 		return 0;
 	if (scratch_reserve(ctx) < 0)
 		return -ENOMEM;
-	*len = ctx->scratch_cap;
+	/* The scratch buffer may be larger, from a higher maximum. */
+	*len = ctx->max_message;
 	ret = c->cb_in(c->fd, ctx->scratch, len);
-	if (ret == CB_NO_ERROR && *len <= ctx->scratch_cap)
+	if (ret == CB_NO_ERROR && *len <= ctx->max_message)
 		return 1;
 	c->revents = 0;
 	return ret == CB_IGNORE ? 0 : -EPIPE;

@@ -561,6 +561,14 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(cb.in_mlen, ==, IPC_MAX_MESSAGE_SIZE_DEFAULT);
 	g_assert_cmpint(cb.out_calls, ==, 0);
 
+	/* A lowered maximum is the size the callback is offered from then
+	 * on, though the buffer behind it is still the larger one. */
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx, 64), ==, 0);
+	ipc_test_write_all(g.peer, "hello\n", 6);
+	pump_forward(f->ctx, g.text, g.a, lines, 1);
+	expect_frames(g.raw_a, lines, 1);
+	g_assert_cmpuint(cb.in_mlen, ==, 64);
+
 	/* IPC to text. */
 	send_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
 	pump_forward(f->ctx, g.a, g.text, frames, G_N_ELEMENTS(frames));
