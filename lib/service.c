@@ -255,19 +255,14 @@ static int connect_wait(int fd, const struct sockaddr_un *sa)
 	return 0;
 }
 
-IPC_EXPORT int ipc_connect_service(void *ctx_, int *servicefd,
-				   const char *service_name,
-				   uint16_t service_name_len)
+/* Connects to the service's socket in the run directory. */
+static int connect_local(const char *name, uint16_t len, int *fdp)
 {
-	struct ipc_ctx *ctx = ctx_;
 	struct sockaddr_un sa;
 	char *path;
-	uint32_t slot;
 	int fd, ret;
 
-	if (!ctx || !servicefd)
-		return -EINVAL;
-	ret = ipc__service_path(service_name, service_name_len, false, &path);
+	ret = ipc__service_path(name, len, false, &path);
 	if (ret < 0)
 		return ret;
 	sockaddr_set(&sa, path);
@@ -279,6 +274,33 @@ IPC_EXPORT int ipc_connect_service(void *ctx_, int *servicefd,
 	if (ret < 0) {
 		close(fd);
 		return ret;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * With IPC_NETWORK set and a rule for the name, ipcd hands over a
+ * connection (lookup.c); otherwise, or when ipcd is not running, the
+ * connection is local.
+ */
+IPC_EXPORT int ipc_connect_service(void *ctx_, int *servicefd,
+				   const char *service_name,
+				   uint16_t service_name_len)
+{
+	struct ipc_ctx *ctx = ctx_;
+	uint32_t slot;
+	int fd, ret;
+
+	if (!ctx || !servicefd)
+		return -EINVAL;
+	ret = ipc__lookup(service_name, service_name_len, &fd);
+	if (ret < 0)
+		return ret;
+	if (!ret) {
+		ret = connect_local(service_name, service_name_len, &fd);
+		if (ret < 0)
+			return ret;
 	}
 	ret = ipc__conn_add(ctx, fd, IPC_KIND_SERVER, &slot);
 	if (ret < 0) {

@@ -1,0 +1,642 @@
+/*
+ * ipcd - the lookup daemon of IPC_NETWORK (doc/network.md, section 1).
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * The libipc service "ipc".  A client sends one lookup, NAME;RULES;
+ * ipcd finds the rule for NAME, connects to the protocol service named by
+ * the URI's scheme ("tcp": ipc-tcpd), sends it the URI, reads its reply,
+ * and on "ok" passes that connection's fd to the client with SCM_RIGHTS;
+ * an error reply is forwarded.
+ *
+ * The clients' lookups arrive as libipc messages.  The connection to the
+ * protocol service is made and read raw (an external fd of the context,
+ * read with tools/handshake.c): exactly the reply frame is read, so the
+ * bytes after "ok" stay in the socket for the client.  Every step has a
+ * time limit, checked by the context's periodic timer while lookups are
+ * in progress; a peer that breaks the protocol, stalls or leaves is
+ * dropped alone.  SIGTERM and SIGINT arrive through a signalfd watched
+ * by the context: ipcd closes everything, removing its socket, and exits.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libipc.h>
+
+#include "handshake.h"
+#include "network.h"
+
+#define SERVICE_NAME "ipc"
+/* Largest lookup, NAME;RULES. */
+#define LOOKUP_MAX (64 * 1024)
+/* Largest reply of a protocol service. */
+#define REPLY_MAX 1024
+#define CLIENT_TIMEOUT_MS 5000
+#define SERVICE_TIMEOUT_MS 10000
+#define TIMEOUT_MAX_MS (3600 * 1000)
+/* Checks of the time limits per limit: their precision. */
+#define TICKS_PER_LIMIT 10
+
+enum step {
+	STEP_LOOKUP,	/* waiting for the client's lookup */
+	STEP_SERVICE,	/* waiting for the protocol service's reply */
+};
+
+/* One client's lookup, from its connection to its reply. */
+struct lookup {
+	int client;		/* the client's fd, a libipc connection */
+	int service;		/* raw fd to the protocol service, or -1 */
+	enum step step;
+	uint64_t deadline;	/* monotonic ms */
+	pid_t pid;		/* the client's, for the log */
+	char name[IPC_NET_NAME_MAX + 1];
+	char *uri;		/* the URI asked for, NUL-terminated */
+	struct handshake_reader reader;
+	char reply[REPLY_MAX];
+};
+
+struct ipcd {
+	void *ctx;
+	int service;		/* our listening socket */
+	int signals;		/* signalfd of SIGTERM and SIGINT */
+	int client_timeout;	/* ms */
+	int service_timeout;	/* ms */
+	struct lookup **byfd;	/* fd -> lookup, for both of its fds */
+	int nfds;
+	unsigned int active;	/* lookups in progress */
+	char *buffer;		/* LOOKUP_MAX bytes for ipc_wait_event */
+	bool stop;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* The lookups, by fd                                                   */
+/* ------------------------------------------------------------------ */
+
+static int byfd_set(struct ipcd *d, int fd, struct lookup *l)
+{
+	if (fd >= d->nfds) {
+		int n = d->nfds ? d->nfds : 64;
+		struct lookup **map;
+
+		while (n <= fd)
+			n *= 2;
+		map = realloc(d->byfd, (size_t)n * sizeof(*map));
+		if (!map)
+			return -ENOMEM;
+		memset(map + d->nfds, 0, (size_t)(n - d->nfds) * sizeof(*map));
+		d->byfd = map;
+		d->nfds = n;
+	}
+	d->byfd[fd] = l;
+	return 0;
+}
+
+static struct lookup *byfd_get(struct ipcd *d, int fd)
+{
+	return fd >= 0 && fd < d->nfds ? d->byfd[fd] : NULL;
+}
+
+/* Sets the timer on with the first lookup, off with the last. */
+static void timer_update(struct ipcd *d)
+{
+	int limit = d->client_timeout < d->service_timeout ?
+			    d->client_timeout : d->service_timeout;
+	int tick = limit / TICKS_PER_LIMIT;
+
+	ipc_context_timer(d->ctx, d->active ? (tick ? tick : 1) : 0);
+}
+
+static int lookup_new(struct ipcd *d, int client)
+{
+	struct lookup *l = calloc(1, sizeof(*l));
+
+	if (!l || byfd_set(d, client, l) < 0) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->client = client;
+	l->service = -1;
+	l->step = STEP_LOOKUP;
+	l->deadline = now_ms() + (uint64_t)d->client_timeout;
+	l->pid = -1;
+	ipc_peer_credentials(d->ctx, client, &l->pid, NULL, NULL);
+	if (d->active++ == 0)
+		timer_update(d);
+	return 0;
+}
+
+/*
+ * Forgets a lookup and closes what is still open of it; the fds the
+ * library closed already (after a DISCONNECTION) are set to -1 first.
+ */
+static void lookup_end(struct ipcd *d, struct lookup *l)
+{
+	if (l->client >= 0) {
+		d->byfd[l->client] = NULL;
+		ipc_close_fd(d->ctx, l->client);
+	}
+	if (l->service >= 0) {
+		d->byfd[l->service] = NULL;
+		ipc_close_fd(d->ctx, l->service);
+	}
+	free(l->uri);
+	free(l);
+	if (--d->active == 0)
+		timer_update(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies and the log                                                  */
+/* ------------------------------------------------------------------ */
+
+/* One line: the client, the name and URI when known, what happened. */
+static void log_line(const struct lookup *l, const char *what)
+{
+	fprintf(stderr, "ipcd: pid %ld: %s%s%s: %s\n", (long)l->pid,
+		l->name[0] ? l->name : "(no lookup)", l->uri ? " -> " : "",
+		l->uri ? l->uri : "", what);
+}
+
+/* Replies an error to the client, logs it, ends the lookup. */
+static void lookup_fail(struct ipcd *d, struct lookup *l, int err,
+			const char *text)
+{
+	char reply[REPLY_MAX];
+	int len = ipc__reply_format(reply, sizeof(reply), err, text);
+
+	if (len > 0 && l->client >= 0)
+		handshake_send(l->client, reply, (size_t)len, -1);
+	log_line(l, len > 0 ? reply : "error");
+	lookup_end(d, l);
+}
+
+/* The protocol service said ok: its fd goes to the client. */
+static void lookup_pass(struct ipcd *d, struct lookup *l)
+{
+	int ret = handshake_send(l->client, "ok", 2, l->service);
+
+	if (ret < 0) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "ok, not passed: %s",
+			 strerror(-ret));
+		log_line(l, what);
+	} else {
+		log_line(l, "ok");
+	}
+	lookup_end(d, l);
+}
+
+/* ------------------------------------------------------------------ */
+/* The protocol service                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The run directory, as the library finds it (without trailing '/'). */
+static size_t rundir_get(const char **dir)
+{
+	const char *env = getenv("IPC_RUNDIR");
+	size_t len;
+
+	if (!env || !*env)
+		env = IPC_RUNDIR_DEFAULT;
+	len = strlen(env);
+	while (len > 1 && env[len - 1] == '/')
+		len--;
+	*dir = env;
+	return len;
+}
+
+/* A raw, non-blocking connection to the service @name: 0 or -errno. */
+static int service_connect(struct ipc_span name, int *fdp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *dir;
+	size_t dlen = rundir_get(&dir);
+	int fd, ret;
+
+	if (dlen + 1 + name.len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, dir, dlen);
+	sa.sun_path[dlen] = '/';
+	memcpy(sa.sun_path + dlen + 1, name.p, name.len);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* A full backlog (EAGAIN) is refused too: never block. */
+		ret = errno == EAGAIN ? -ECONNREFUSED : -errno;
+		close(fd);
+		return ret;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Connects to the URI's protocol service and sends it the URI. */
+static void service_ask(struct ipcd *d, struct lookup *l,
+			const struct ipc_uri *u)
+{
+	int fd = -1, ret;
+
+	if (u->scheme.len == strlen(SERVICE_NAME) &&
+	    !memcmp(u->scheme.p, SERVICE_NAME, u->scheme.len)) {
+		lookup_fail(d, l, EINVAL, "ipc is not a protocol service");
+		return;
+	}
+	ret = service_connect(u->scheme, &fd);
+	if (ret < 0) {
+		lookup_fail(d, l, ret, "cannot reach the protocol service");
+		return;
+	}
+	ret = ipc_add_external(d->ctx, fd);
+	if (ret < 0) {
+		close(fd);
+		lookup_fail(d, l, ret, "cannot watch the protocol service");
+		return;
+	}
+	ret = byfd_set(d, fd, l);
+	if (ret < 0) {
+		ipc_close_fd(d->ctx, fd);
+		lookup_fail(d, l, ret, "out of memory");
+		return;
+	}
+	l->service = fd;
+	ret = handshake_send(fd, l->uri, strlen(l->uri), -1);
+	if (ret < 0) {
+		lookup_fail(d, l, ret, "cannot ask the protocol service");
+		return;
+	}
+	handshake_reader_init(&l->reader, l->reply, sizeof(l->reply));
+	l->step = STEP_SERVICE;
+	l->deadline = now_ms() + (uint64_t)d->service_timeout;
+}
+
+/* The protocol service's fd is readable (or hung up). */
+static void service_readable(struct ipcd *d, struct lookup *l)
+{
+	struct ipc_span text;
+	char copy[REPLY_MAX + 1];
+	int ret = handshake_read(l->service, &l->reader);
+
+	if (ret == 0)
+		return;
+	if (ret < 0) {
+		lookup_fail(d, l, ret == -EMSGSIZE ? EPROTO : ECONNRESET,
+			    "no reply from the protocol service");
+		return;
+	}
+	ret = ipc__reply_parse(l->reply, l->reader.len, &text);
+	if (ret == 0) {
+		lookup_pass(d, l);
+		return;
+	}
+	memcpy(copy, text.p, text.len);
+	copy[text.len] = '\0';
+	if (ret == -EPROTO && !text.len)
+		strcpy(copy, "bad reply from the protocol service");
+	lookup_fail(d, l, ret, copy);
+}
+
+/* ------------------------------------------------------------------ */
+/* The client's lookup                                                  */
+/* ------------------------------------------------------------------ */
+
+/* NAME;RULES: finds the URI and asks its protocol service. */
+static void lookup_received(struct ipcd *d, struct lookup *l,
+			    const char *msg, size_t len)
+{
+	const char *semi = memchr(msg, ';', len);
+	size_t nlen = semi ? (size_t)(semi - msg) : 0;
+	struct ipc_span uri;
+	struct ipc_uri u;
+
+	if (l->step != STEP_LOOKUP || !semi ||
+	    !ipc__service_name_ok(msg, nlen) ||
+	    memchr(msg, '\n', nlen) || memchr(msg, '\r', nlen)) {
+		lookup_fail(d, l, EPROTO, "bad lookup");
+		return;
+	}
+	memcpy(l->name, msg, nlen);
+	l->name[nlen] = '\0';
+	if (!ipc__route_find(semi + 1, len - nlen - 1, msg, nlen, &uri)) {
+		lookup_fail(d, l, ENOENT, "no rule for this service");
+		return;
+	}
+	if (ipc__uri_parse(uri.p, uri.len, &u) < 0) {
+		lookup_fail(d, l, EINVAL, "bad URI");
+		return;
+	}
+	l->uri = strndup(uri.p, uri.len);
+	if (!l->uri) {
+		lookup_fail(d, l, ENOMEM, "out of memory");
+		return;
+	}
+	service_ask(d, l, &u);
+}
+
+/* ------------------------------------------------------------------ */
+/* The event loop                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Fails the lookups whose step is over time. */
+static void timeouts_check(struct ipcd *d)
+{
+	uint64_t now = now_ms();
+	int fd;
+
+	for (fd = 0; fd < d->nfds; fd++) {
+		struct lookup *l = d->byfd[fd];
+
+		if (!l || l->client != fd || now < l->deadline)
+			continue;
+		lookup_fail(d, l, ETIMEDOUT,
+			    l->step == STEP_LOOKUP ?
+				    "no lookup in time" :
+				    "the protocol service did not answer");
+	}
+}
+
+/* The library closed @fd: one side of a lookup went away. */
+static void disconnected(struct ipcd *d, int fd)
+{
+	struct lookup *l = byfd_get(d, fd);
+
+	if (!l)
+		return;
+	d->byfd[fd] = NULL;
+	if (fd == l->client) {
+		l->client = -1;
+		log_line(l, "client left");
+		lookup_end(d, l);
+	} else {
+		l->service = -1;
+		lookup_fail(d, l, ECONNRESET,
+			    "the protocol service closed the connection");
+	}
+}
+
+static void external(struct ipcd *d, int fd)
+{
+	struct lookup *l = byfd_get(d, fd);
+
+	if (fd == d->signals) {
+		d->stop = true;
+		return;
+	}
+	if (l && fd == l->service)
+		service_readable(d, l);
+}
+
+static void connected(struct ipcd *d, int fd)
+{
+	if (lookup_new(d, fd) < 0) {
+		fprintf(stderr, "ipcd: client dropped: %s\n", strerror(ENOMEM));
+		ipc_close_fd(d->ctx, fd);
+	}
+}
+
+/* A message from a client: its lookup, or one too many. */
+static void received(struct ipcd *d, int fd, size_t len)
+{
+	struct lookup *l = byfd_get(d, fd);
+
+	if (l && fd == l->client)
+		lookup_received(d, l, d->buffer, len);
+}
+
+static int dispatch(struct ipcd *d, char type, int fd, int newfd,
+		    size_t len)
+{
+	switch (type) {
+	case CONNECTION:
+		connected(d, newfd);
+		break;
+	case DISCONNECTION:
+		disconnected(d, fd);
+		break;
+	case MESSAGE_RX:
+		received(d, fd, len);
+		break;
+	case EXTERNAL:
+		external(d, fd);
+		break;
+	case TIMER:
+		timeouts_check(d);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int serve(struct ipcd *d)
+{
+	size_t index, len;
+	int fd, newfd, ret;
+	char type;
+
+	while (!d->stop) {
+		len = LOOKUP_MAX;
+		ret = ipc_wait_event(d->ctx, &type, &index, &fd, &newfd,
+				     d->buffer, &len);
+		if (ret == -EINTR || ret == -ENOMEM)
+			continue;
+		if (ret < 0)
+			return ret;
+		dispatch(d, type, fd, newfd, len);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start and stop                                                       */
+/* ------------------------------------------------------------------ */
+
+/* SIGTERM and SIGINT, blocked and read from a signalfd the loop watches. */
+static int signals_watch(struct ipcd *d)
+{
+	sigset_t set;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->signals = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->signals < 0)
+		return -errno;
+	ret = ipc_add_external(d->ctx, d->signals);
+	if (ret < 0)
+		close(d->signals);
+	return ret;
+}
+
+/* Everything the loop needs; reports what failed. */
+static int start(struct ipcd *d)
+{
+	const char *what = "start";
+	int ret = -ENOMEM;
+
+	d->buffer = malloc(LOOKUP_MAX);
+	if (d->buffer)
+		ret = ipc_context_init(&d->ctx);
+	if (!ret)
+		ret = ipc_context_max_message_size(d->ctx, LOOKUP_MAX);
+	if (!ret)
+		ret = signals_watch(d);
+	if (!ret) {
+		what = "serve \"" SERVICE_NAME "\"";
+		ret = ipc_service_init(d->ctx, &d->service, SERVICE_NAME,
+				       strlen(SERVICE_NAME));
+	}
+	if (ret < 0)
+		fprintf(stderr, "ipcd: cannot %s: %s\n", what, strerror(-ret));
+	return ret;
+}
+
+static void stop(struct ipcd *d)
+{
+	int fd;
+
+	for (fd = 0; fd < d->nfds; fd++) {
+		struct lookup *l = d->byfd[fd];
+
+		if (l && l->client == fd)
+			lookup_end(d, l);
+	}
+	ipc_context_deinit(&d->ctx);
+	free(d->byfd);
+	free(d->buffer);
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                         */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ipcd [OPTION]...\n"
+		"The lookup daemon of libipc: serves \"ipc\" in the run directory\n"
+		"($IPC_RUNDIR, else %s) and hands clients that have\n"
+		"IPC_NETWORK set a connection from the protocol service of their\n"
+		"route (see ipcd(8)).\n"
+		"\n"
+		"      --client-timeout=MS   time a client has to send its lookup\n"
+		"                            (default %d)\n"
+		"      --service-timeout=MS  time a protocol service has to reply\n"
+		"                            (default %d)\n"
+		"  -h, --help                show this help and exit\n"
+		"  -V, --version             show the version and exit\n",
+		IPC_RUNDIR_DEFAULT, CLIENT_TIMEOUT_MS, SERVICE_TIMEOUT_MS);
+}
+
+/* MS: 1 to TIMEOUT_MAX_MS, in decimal. */
+static int ms_parse(const char *s, int *ms)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > TIMEOUT_MAX_MS ||
+	    *s < '0' || *s > '9')
+		return -EINVAL;
+	*ms = (int)v;
+	return 0;
+}
+
+enum { OPT_CLIENT_TIMEOUT = 256, OPT_SERVICE_TIMEOUT };
+
+/* 0 to run, 1 to exit with success, -1 on a usage error. */
+static int options(struct ipcd *d, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "client-timeout", required_argument, NULL,
+		  OPT_CLIENT_TIMEOUT },
+		{ "service-timeout", required_argument, NULL,
+		  OPT_SERVICE_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CLIENT_TIMEOUT:
+		case OPT_SERVICE_TIMEOUT:
+			if (ms_parse(optarg, c == OPT_CLIENT_TIMEOUT ?
+						     &d->client_timeout :
+						     &d->service_timeout) < 0) {
+				fprintf(stderr, "ipcd: bad time limit: %s\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("ipcd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipcd: unexpected argument: %s\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ipcd d = {
+		.service = -1,
+		.signals = -1,
+		.client_timeout = CLIENT_TIMEOUT_MS,
+		.service_timeout = SERVICE_TIMEOUT_MS,
+	};
+	int ret;
+
+	ret = options(&d, argc, argv);
+	if (ret)
+		return ret > 0 ? EXIT_SUCCESS : 2;
+	ret = start(&d);
+	if (!ret) {
+		fprintf(stderr, "ipcd: serving \"%s\"\n", SERVICE_NAME);
+		ret = serve(&d);
+		if (ret < 0)
+			fprintf(stderr, "ipcd: %s\n", strerror(-ret));
+	}
+	stop(&d);
+	if (!ret)
+		fprintf(stderr, "ipcd: stopped\n");
+	return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
