@@ -237,10 +237,21 @@ int ipc_service_init(void *ctx, int *servicefd, const char *service_name,
 		     uint16_t service_name_len);
 
 /**
- * @brief Connect to a service of the run directory.
+ * @brief Connect to a service of the run directory, or of another host.
  *
  * The name rules are those of ipc_service_init().  The connect itself
  * may wait while the service's listen backlog is full.
+ *
+ * When the environment variable IPC_NETWORK holds a rule for the name
+ * (for example `IPC_NETWORK="pong tcp://192.0.2.7:9000/pong"`, rules
+ * separated by `;`; the name `ipc` is never routed), the connection comes
+ * from ipcd, the local service `ipc`: the call sends it the name and the
+ * rules, waits for its reply, and receives the connected fd with it
+ * (doc/network.md).  The fd is an ordinary connection from then on.  This
+ * waits at most IPC_LOOKUP_TIMEOUT_MS milliseconds in all (a decimal
+ * number from 1 to 3600000 in the environment; 15000 when unset or
+ * invalid).  When no rule names the service, or ipcd is not running (no
+ * socket, or nobody listening on it), the connection is local as above.
  *
  * @param[in] ctx               The context.
  * @param[out] servicefd        Receives the connected socket's fd.
@@ -255,6 +266,23 @@ int ipc_service_init(void *ctx, int *servicefd, const char *service_name,
  * @retval -ENOMEM       Out of memory.
  * @retval <0            Any other negative errno from socket(2) or
  *                       connect(2), e.g. -EACCES or -EINTR.
+ *
+ * Routed through ipcd, also:
+ * @retval -ETIMEDOUT    No reply from ipcd within IPC_LOOKUP_TIMEOUT_MS,
+ *                       or ipcd's own reply ETIMEDOUT (the protocol
+ *                       service or the remote host did not answer).
+ * @retval -EPROTO       ipcd closed the connection, sent a malformed
+ *                       reply or an unknown error name, or "ok" without
+ *                       exactly one fd that is a stream socket.
+ * @retval -EMSGSIZE     The name and IPC_NETWORK together exceed the
+ *                       64 KiB a lookup may hold.
+ * @retval -EACCES, -ECONNRESET, -EHOSTUNREACH, ...  The error ipcd
+ *                       replied, any name of the list in doc/network.md:
+ *                       -EACCES when the remote host does not allow the
+ *                       service, -ENOENT when the remote service does
+ *                       not exist or the protocol service is not
+ *                       running, -EINVAL for a malformed URI in the
+ *                       rule, -ECONNREFUSED, -ENETUNREACH, ...
  */
 int ipc_connect_service(void *ctx, int *servicefd, const char *service_name,
 			uint16_t service_name_len);
