@@ -105,6 +105,13 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* getopt_long() returned '?': an unknown option or a missing value. */
+static int bad_option(const char *command, char **argv)
+{
+	return usage_error("%s: unknown option or missing value: '%s'",
+			   command, argv[optind - 1]);
+}
+
 /* ------------------------------------------------------------------ */
 /* Run directory, names, errors                                         */
 /* ------------------------------------------------------------------ */
@@ -555,7 +562,7 @@ static int cmd_list(int argc, char **argv)
 		else if (opt == 'h')
 			return fputs(usage_text, stdout), EXIT_OK;
 		else
-			return usage_error("list: %s", "bad option");
+			return bad_option("list", argv);
 	}
 	if (optind < argc)
 		return usage_error("list: unexpected argument '%s'",
@@ -785,8 +792,8 @@ static int send_parse(int argc, char **argv, struct send_opts *o)
 			o->mode = PRINT_HEX;
 		else if (opt == 'h')
 			return fputs(usage_text, stdout), -1;
-		else if (opt == '?' || opt == ':')
-			return usage_error("send: %s", "bad option");
+		else if (opt == '?')
+			return bad_option("send", argv);
 	}
 	if (optind >= argc)
 		return usage_error("send: %s", "no service named");
@@ -871,8 +878,8 @@ static int cmd_wait(int argc, char **argv)
 			return usage_error("wait: bad timeout '%s'", optarg);
 		else if (opt == 'h')
 			return fputs(usage_text, stdout), EXIT_OK;
-		else if (opt == '?' || opt == ':')
-			return usage_error("wait: %s", "bad option");
+		else if (opt == '?')
+			return bad_option("wait", argv);
 	}
 	if (optind != argc - 1)
 		return usage_error("wait: %s", "name one service");
@@ -1030,6 +1037,14 @@ static void monitor_restore(struct monitor *m)
 	unlink(m->aside.sun_path);
 }
 
+static int monitored_already(const struct monitor *m)
+{
+	fprintf(stderr, "%s: %s is already monitored (or a monitor was"
+		" killed: see ipcctl(1) to put %s back)\n", progname,
+		m->service, m->aside.sun_path);
+	return EXIT_ERROR;
+}
+
 /*
  * Moves the real socket aside (a second link) and puts ours in its place.
  * The real service must answer first: a stale socket is not monitored.
@@ -1039,6 +1054,9 @@ static int monitor_start(struct monitor *m)
 	struct stat real;
 	int ret;
 
+	/* Checked first, so that no test connection goes to the monitor. */
+	if (lstat(m->aside.sun_path, &real) == 0)
+		return monitored_already(m);
 	ret = probe(&m->path, NULL);
 	if (ret < 0)
 		return service_error(m->service, ret);
@@ -1046,13 +1064,8 @@ static int monitor_start(struct monitor *m)
 		return service_error(m->service, -errno);
 	if (link(m->path.sun_path, m->aside.sun_path) < 0) {
 		ret = -errno;
-		if (ret == -EEXIST) {
-			fprintf(stderr, "%s: %s is already monitored (or a"
-				" monitor was killed: see ipcctl(1) to put %s"
-				" back)\n", progname, m->service,
-				m->aside.sun_path);
-			return EXIT_ERROR;
-		}
+		if (ret == -EEXIST)
+			return monitored_already(m);
 		fprintf(stderr, "%s: %s: cannot link %s: %s\n", progname,
 			m->service, m->aside.sun_path, strerror(-ret));
 		return status_of(ret);
@@ -1287,7 +1300,7 @@ static int monitor_parse(int argc, char **argv, struct monitor *m)
 		} else if (opt == 'h') {
 			return fputs(usage_text, stdout), -1;
 		} else {
-			return usage_error("monitor: %s", "bad option");
+			return bad_option("monitor", argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -1354,6 +1367,8 @@ int main(int argc, char **argv)
 	size_t i;
 	int status;
 
+	/* Errors are ours to word (getopt's would name the command). */
+	opterr = 0;
 	if (argc < 2)
 		return usage_error("%s", "no command given");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
