@@ -461,6 +461,9 @@ static void test_garbage_lookups(struct net *n, gconstpointer data)
 	check_bad_lookup("po\0ng;x", 7, "error EPROTO bad lookup");
 	check_bad_lookup("pong;", 5, "error ENOENT no rule for this service");
 	check_bad_lookup("pong;pong fake://h", 18, "error EINVAL bad URI");
+	/* A name with a terminal escape: valid, logged harmless. */
+	check_bad_lookup("p\x1b[2Jng;", 9,
+			 "error ENOENT no rule for this service");
 
 	/* A frame over the limit: dropped without a reply. */
 	fd = ipc_test_raw_connect("ipc");
@@ -479,6 +482,9 @@ static void test_garbage_lookups(struct net *n, gconstpointer data)
 	g_assert_cmpint(routed_connect(n->base.ctx, ROUTE, "pong", &fd), ==,
 			0);
 	assert_echoes(n->base.ctx, fd);
+	n->log = ipcd_stop(&n->ipcd, SIGTERM);
+	g_assert_nonnull(strstr(n->log, ": p?[2Jng: error ENOENT"));
+	g_assert_null(strchr(n->log, '\x1b'));
 }
 
 /* A client that sends nothing, or half a lookup, times out alone. */

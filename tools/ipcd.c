@@ -171,11 +171,22 @@ static void lookup_end(struct ipcd *d, struct lookup *l)
 /* Replies and the log                                                  */
 /* ------------------------------------------------------------------ */
 
-/* One line: the client, the name and URI when known, what happened. */
+/*
+ * One line: the client, the name and URI when known, what happened.  A
+ * service name may hold any byte but '/' and NUL: others than printable
+ * ASCII are logged as '?' (URIs and replies are printable already).
+ */
 static void log_line(const struct lookup *l, const char *what)
 {
+	char name[sizeof(l->name)];
+	size_t i;
+
+	for (i = 0; l->name[i]; i++)
+		name[i] = l->name[i] >= 0x20 && l->name[i] <= 0x7e ?
+				  l->name[i] : '?';
+	name[i] = '\0';
 	fprintf(stderr, "ipcd: pid %ld: %s%s%s: %s\n", (long)l->pid,
-		l->name[0] ? l->name : "(no lookup)", l->uri ? " -> " : "",
+		name[0] ? name : "(no lookup)", l->uri ? " -> " : "",
 		l->uri ? l->uri : "", what);
 }
 
@@ -333,8 +344,7 @@ static void lookup_received(struct ipcd *d, struct lookup *l,
 	struct ipc_uri u;
 
 	if (l->step != STEP_LOOKUP || !semi ||
-	    !ipc__service_name_ok(msg, nlen) ||
-	    memchr(msg, '\n', nlen) || memchr(msg, '\r', nlen)) {
+	    !ipc__service_name_ok(msg, nlen)) {
 		lookup_fail(d, l, EPROTO, "bad lookup");
 		return;
 	}
