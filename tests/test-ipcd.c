@@ -9,9 +9,10 @@
  * URI ipcd sends, and acts after the URI's service part: "echo" replies
  * ok then echoes every message, "hello" replies ok and a message "hello"
  * in the same write (the bytes after ok must reach the client, not
- * ipcd), "stall" never replies, "close" closes, anything else is sent
- * back as the reply itself, '_' read as ' ' (so "error_EACCES_no" replies
- * "error EACCES no").
+ * ipcd), "stall" never replies, "close" closes, "long" and "toolong"
+ * send an error reply of the most bytes ipcd takes and of one more;
+ * anything else is sent back as the reply itself, '_' read as ' ' (so
+ * "error_EACCES_no" replies "error EACCES no").
  *
  * A fake ipcd, raw sockets in a forked child, sends the client replies
  * ipcd never would: ok without an fd, with two fds, with a pipe, an
@@ -39,6 +40,8 @@
 
 #define ROUTE "other x://y/z ; pong fake://h/echo"
 #define PARALLEL 100
+/* The longest reply of a protocol service ipcd reads (doc/network.md). */
+#define REPLY_MAX 1024
 
 /* ------------------------------------------------------------------ */
 /* The fake protocol service                                            */
@@ -64,6 +67,16 @@ static void fake_reply(void *ctx, int fd, const char *what, size_t len,
 		ipc_test_write_all(fd, out->data, out->len);
 		g_byte_array_unref(out);
 		*state = FAKE_ECHO;
+	} else if (!strcmp(reply, "long") || !strcmp(reply, "toolong")) {
+		/* The longest reply ipcd takes, and one byte more. */
+		size_t n = reply[0] == 'l' ? REPLY_MAX : REPLY_MAX + 1;
+		char *big = g_malloc(n);
+
+		memset(big, 'x', n);
+		memcpy(big, "error EACCES ", 13);
+		g_assert_cmpint(ipc_schedule(ctx, fd, big, n), ==, 0);
+		g_free(big);
+		*state = FAKE_STALLED;
 	} else if (!strcmp(reply, "stall")) {
 		*state = FAKE_STALLED;
 	} else if (!strcmp(reply, "close")) {
@@ -354,6 +367,8 @@ static void test_routed_errors(struct net *n, gconstpointer data)
 		{ "pong fake://h/error_EWHAT_unknown", -EPROTO },
 		{ "pong fake://h/garbage", -EPROTO },
 		{ "pong fake://h/close", -ECONNRESET },
+		{ "pong fake://h/long", -EACCES },
+		{ "pong fake://h/toolong", -EPROTO },
 		{ "pong nosuch://h/x", -ENOENT },
 		{ "pong not-a-uri", -EINVAL },
 		{ "pong fake://h/a/b", -EINVAL },

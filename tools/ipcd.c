@@ -194,7 +194,7 @@ static void log_line(const struct lookup *l, const char *what)
 static void lookup_fail(struct ipcd *d, struct lookup *l, int err,
 			const char *text)
 {
-	char reply[REPLY_MAX];
+	char reply[REPLY_MAX + 1];	/* a forwarded reply, and its NUL */
 	int len = ipc__reply_format(reply, sizeof(reply), err, text);
 
 	if (len > 0 && l->client >= 0)
