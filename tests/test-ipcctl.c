@@ -239,9 +239,10 @@ static void replier_child(void *arg)
 			g_autofree char *m = g_strdup_printf("%.*s %d",
 							     (int)ev.len,
 							     ev.data, i);
+			int ret = ipc_write(ctx, fd, m, strlen(m));
 
-			g_assert_cmpint(ipc_write(ctx, fd, m, strlen(m)), ==,
-					0);
+			/* -EPIPE: a client with a --count below ours left. */
+			g_assert_true(ret == 0 || ret == -EPIPE);
 		}
 		if (p->close) {
 			g_assert_cmpint(ipc_close_fd(ctx, fd), ==, 0);
