@@ -126,41 +126,30 @@ static int ipcd_connect(struct lookup *l)
 static int lookup_send(struct lookup *l, const char *name, size_t len,
 		       const char *rules, size_t rules_len)
 {
-	char header[IPC_HEADER];
-	struct iovec iov[4] = {
-		{ header, sizeof(header) },
-		{ (void *)name, len },
-		{ (void *)";", 1 },
-		{ (void *)rules, rules_len },
-	};
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 };
+	size_t total = IPC_HEADER + len + 1 + rules_len, off = 0;
+	char *frame = malloc(total);
 	ssize_t n;
-	int ret;
+	int ret = 0;
 
-	ipc__be32_put(header, (uint32_t)(len + 1 + rules_len));
-	while (msg.msg_iovlen) {
-		n = sendmsg(l->sock, &msg, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EPIPE || errno == ECONNRESET)
-				return -EPROTO;
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
+	if (!frame)
+		return -ENOMEM;
+	ipc__be32_put(frame, (uint32_t)(total - IPC_HEADER));
+	memcpy(frame + IPC_HEADER, name, len);
+	frame[IPC_HEADER + len] = ';';
+	memcpy(frame + IPC_HEADER + len + 1, rules, rules_len);
+	while (off < total && !ret) {
+		n = send(l->sock, frame + off, total - off, MSG_NOSIGNAL);
+		if (n >= 0)
+			off += (size_t)n;
+		else if (errno == EPIPE || errno == ECONNRESET)
+			ret = -EPROTO;
+		else if (errno == EAGAIN || errno == EINTR)
 			ret = lookup_wait(l, POLLOUT);
-			if (ret < 0)
-				return ret;
-			continue;
-		}
-		while (msg.msg_iovlen && (size_t)n >= msg.msg_iov->iov_len) {
-			n -= (ssize_t)msg.msg_iov->iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		if (msg.msg_iovlen) {
-			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + n;
-			msg.msg_iov->iov_len -= (size_t)n;
-		}
+		else
+			ret = -errno;
 	}
-	return 0;
+	free(frame);
+	return ret;
 }
 
 /* Keeps the first fd received, closes any other; notes anything odd. */

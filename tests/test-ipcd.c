@@ -393,6 +393,31 @@ static void test_routed_errors(struct net *n, gconstpointer data)
 	g_assert_nonnull(strstr(n->log, "error EACCES not allowed"));
 }
 
+/* A lookup of exactly 64 KiB is served; one byte more is not sent. */
+static void test_routed_long_rules(struct net *n, gconstpointer data)
+{
+	/* The lookup is "pong;" and the rules. */
+	const size_t most = 64 * 1024 - 5;
+	GString *rules = g_string_new(NULL);
+	int fd = -1;
+
+	(void)data;
+	while (rules->len < most - 40)
+		g_string_append(rules, "other x://y/z ; ");
+	g_string_append(rules, "pong fake://h/echo ;");
+	while (rules->len < most)
+		g_string_append_c(rules, ' ');
+	g_assert_cmpint(routed_connect(n->base.ctx, rules->str, "pong", &fd),
+			==, 0);
+	assert_echoes(n->base.ctx, fd);
+	g_string_append_c(rules, ' ');
+	fd = -1;
+	g_assert_cmpint(routed_connect(n->base.ctx, rules->str, "pong", &fd),
+			==, -EMSGSIZE);
+	g_assert_cmpint(fd, ==, -1);
+	g_string_free(rules, TRUE);
+}
+
 /* ipcd times a stalled protocol service out: -ETIMEDOUT, from ipcd. */
 static void test_routed_service_stalls(struct net *n, gconstpointer data)
 {
@@ -870,6 +895,7 @@ int main(int argc, char **argv)
 		NULL);
 	NET_ADD("/ipc/ipcd/routed/peer-gone", test_routed_peer_gone, NULL);
 	NET_ADD("/ipc/ipcd/routed/errors", test_routed_errors, NULL);
+	NET_ADD("/ipc/ipcd/routed/long-rules", test_routed_long_rules, NULL);
 	NET_ADD("/ipc/ipcd/routed/service-stalls", test_routed_service_stalls,
 		short_limits);
 	NET_ADD("/ipc/ipcd/local-paths", test_local_paths, NULL);
