@@ -11,8 +11,10 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,7 +43,33 @@ static gboolean socket_exists(const struct net_daemon *d)
 	return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-/* Spawns the program; TRUE once its socket exists, FALSE if it exited. */
+/*
+ * The daemon accepts on its socket: a connection succeeds (a socket left
+ * by a killed predecessor exists but refuses).
+ */
+static gboolean socket_accepts(const struct net_daemon *d)
+{
+	g_autofree char *path = g_build_filename(d->rundir, d->socket, NULL);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	g_assert_cmpuint(strlen(path), <, sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(fd);
+	ret = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return ret == 0;
+}
+
+/* A daemon must not outlive a test that failed (and so never stopped it). */
+static void die_with_parent(gpointer data)
+{
+	(void)data;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Spawns the program; TRUE once its socket accepts, FALSE if it exited. */
 static gboolean spawn_and_wait(struct net_daemon *d, const char *path,
 			       const char *const *args)
 {
@@ -58,9 +86,9 @@ static gboolean spawn_and_wait(struct net_daemon *d, const char *path,
 	/* stdout is the TAP stream: nothing but GLib writes there. */
 	g_spawn_async(NULL, (char **)argv->pdata, envp,
 		      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
-		      NULL, NULL, &d->pid, &error);
+		      die_with_parent, NULL, &d->pid, &error);
 	g_assert_no_error(error);
-	while (!socket_exists(d)) {
+	while (!socket_accepts(d)) {
 		pid_t r = waitpid(d->pid, &status, WNOHANG);
 
 		g_assert_no_errno(r);

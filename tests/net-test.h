@@ -15,8 +15,8 @@
  *
  * @pid:     its process id, 0 once reaped.
  * @rundir:  the run directory it was given (IPC_RUNDIR).
- * @socket:  the name of the service socket it makes in @rundir, which
- *           says that it is ready (it makes it last).
+ * @socket:  the name of the service socket it makes in @rundir; the
+ *           daemon is ready once it accepts there (it makes it last).
  * @addr:    ipc-tcpd: the TCP address it listens on ("127.0.0.2").
  * @port:    ipc-tcpd: the TCP port it listens on.
  */
@@ -31,8 +31,9 @@ struct net_daemon {
 /*
  * Runs the program named by the environment variable @program_env (e.g.
  * "PONGD", as make check exports it) with @args (NULL-terminated, may be
- * NULL) and IPC_RUNDIR=@rundir, and waits until its socket @socket
- * exists in @rundir.  Fails the test if the program exits first.
+ * NULL) and IPC_RUNDIR=@rundir, and waits until it accepts on its socket
+ * @socket in @rundir.  Fails the test if the program exits first.  The
+ * daemon gets SIGTERM if the test program dies first.
  */
 void net_daemon_start(struct net_daemon *d, const char *program_env,
 		      const char *rundir, const char *socket,
