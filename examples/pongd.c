@@ -150,8 +150,13 @@ static int serve(void *ctx)
 			ret = 0;
 			continue;
 		}
-		if (ret == -EMSGSIZE)
+		/* The message is kept: the next call returns it first. */
+		if (ret == -EMSGSIZE) {
 			ret = grow(&buffer, &size, len);
+			if (ret < 0)
+				break;
+			continue;
+		}
 		if (ret < 0)
 			break;
 		if (type == MESSAGE_RX)

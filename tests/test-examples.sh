@@ -107,6 +107,14 @@ if ! pong -n 1000 || [ "$(cat "$tmp/out")" != "1000 replies, in order" ]; then
 	fail "pong -n 1000 did not get its replies in order"
 fi
 
+# A message larger than pongd's first buffer (4 KiB) makes it grow the
+# buffer and take the message again; the one after it must follow whole.
+big=$(seq 1 30000 | tr -d '\n' | head -c 100000)
+printf '%s\nafter\n' "$big" >"$tmp/expected"
+if ! pong "$big" after || ! cmp -s "$tmp/expected" "$tmp/out"; then
+	fail "pong did not get a 100000-byte message and the next one back"
+fi
+
 # No such service: pong fails and says why.
 if pong -s no-such-service 2>"$tmp/err"; then
 	fail "pong succeeded without a service"
