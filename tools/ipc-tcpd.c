@@ -67,6 +67,8 @@
 #define ACCEPT_BATCH 64
 /* Completed outbound connects handled per wake-up. */
 #define CONNECT_BATCH 16
+/* A log line, longer ones cut (a URI may be 4 KiB). */
+#define LOG_LINE_MAX 512
 
 /* What an fd of ours is doing during its handshake. */
 enum peer_state {
@@ -117,16 +119,20 @@ struct tcpd {
 static void log_line(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
-/* Everything ipc-tcpd says goes to stderr, one line at a time. */
+/*
+ * Everything ipc-tcpd says goes to stderr, one line per call, formatted
+ * first so that it leaves in one write: lines of several daemons sharing
+ * a terminal or a log do not mix.
+ */
 static void log_line(const char *fmt, ...)
 {
+	char line[LOG_LINE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs(PROGRAM ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, PROGRAM ": %s\n", line);
 }
 
 static uint64_t now_ms(void)
