@@ -112,6 +112,9 @@ static int ipcd_connect(struct lookup *l)
 		return -errno;
 	/* A non-blocking connect to a Unix socket completes at once. */
 	while (connect(l->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* EISCONN: a connect interrupted by a signal completed. */
+		if (errno == EISCONN)
+			break;
 		if (errno != EAGAIN && errno != EINTR)
 			return 0;
 		ms = remaining_ms(l);
