@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -683,17 +684,49 @@ static void test_no_ipcd(struct ipc_test_fixture *f, gconstpointer data)
 	g_unsetenv("IPC_NETWORK");
 }
 
+#define BACKLOG_FILL 256
+
+/* Non-blocking connects to "ipc" until one would wait; -1 after them. */
+static void fill_backlog(struct ipc_test_fixture *f, int *fds)
+{
+	g_autofree char *path = ipc_test_path(f, "ipc");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int i;
+
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	for (i = 0; i < BACKLOG_FILL; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+				SOCK_CLOEXEC, 0);
+		g_assert_no_errno(fds[i]);
+		if (connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			g_assert_cmpint(errno, ==, EAGAIN);
+			close(fds[i]);
+			fds[i] = -1;
+			return;
+		}
+	}
+	g_assert_not_reached();
+}
+
 /* An "ipc" that accepts nothing and says nothing: bounded by the limit. */
 static void test_ipcd_stalled(struct ipc_test_fixture *f, gconstpointer data)
 {
 	int listener = ipc_test_raw_listen("ipc");
-	int fd = -1;
+	int fillers[BACKLOG_FILL];
+	int fd = -1, i;
 
 	(void)data;
 	g_assert_true(g_setenv("IPC_LOOKUP_TIMEOUT_MS", "200", TRUE));
 	g_assert_cmpint(routed_connect(f->ctx, ROUTE, "pong", &fd), ==,
 			-ETIMEDOUT);
 	g_assert_cmpint(fd, ==, -1);
+	/* Its backlog full: the connect itself waits, bounded. */
+	fill_backlog(f, fillers);
+	g_assert_cmpint(routed_connect(f->ctx, ROUTE, "pong", &fd), ==,
+			-ETIMEDOUT);
+	g_assert_cmpint(fd, ==, -1);
+	for (i = 0; i < BACKLOG_FILL && fillers[i] >= 0; i++)
+		close(fillers[i]);
 	g_unsetenv("IPC_LOOKUP_TIMEOUT_MS");
 	g_unsetenv("IPC_NETWORK");
 	close(listener);
