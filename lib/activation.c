@@ -110,7 +110,8 @@ static int names_split(const char *env)
 /*
  * Reads the variables when they are for this process.  A missing or
  * malformed variable means nothing was passed (as for a program started
- * by hand); the variables are unset in every case.
+ * by hand).  The variables are unset, unless memory ran out: then they
+ * are kept for the next call to try again.
  */
 static int table_read(void)
 {
@@ -137,7 +138,6 @@ static int table_read(void)
 	if (ret < 0)
 		table_free();
 out:
-	/* Kept for another try when memory ran out. */
 	if (ret == 0) {
 		unsetenv("LISTEN_PID");
 		unsetenv("LISTEN_FDS");
