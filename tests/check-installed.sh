@@ -7,7 +7,10 @@
 # a temporary directory).  Used by .ci/run after installing the .deb
 # files, and by the Debian autopkgtest (debian/tests/check-installed).
 #
-# Prints an automake-like summary ("# PASS: 1" or "# FAIL: 1") that CI
+# When the programs are installed too (libipc-tools: pongd and ipcctl on
+# PATH), a second check starts pongd and talks to it with ipcctl.
+#
+# Prints an automake-like summary ("# PASS: N", "# FAIL: N") that CI
 # counts with the test suites' own.  Exit status: 0 pass, 1 fail.
 #
 # SPDX-License-Identifier: ISC
@@ -17,28 +20,28 @@ set -u
 CC=${CC:-cc}
 PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 
+passed=0
+
+# summary FAILED: the counts, the checks passed so far plus FAILED.
 summary()
 {
-	echo "# TOTAL: 1"
-	if [ "$1" = PASS ]; then
-		echo "# PASS: 1"
-		echo "# FAIL: 0"
-	else
-		echo "# PASS: 0"
-		echo "# FAIL: 1"
-	fi
+	echo "# TOTAL: $((passed + $1))"
+	echo "# PASS: $passed"
+	echo "# FAIL: $1"
 }
 
 fail()
 {
 	echo "FAIL: check-installed: $*"
-	summary FAIL
+	summary 1
 	exit 1
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-installed.XXXXXX") ||
 	fail "mktemp"
-trap 'rm -rf "$tmp"' EXIT
+pongd_pid=
+trap 'if [ -n "$pongd_pid" ]; then kill "$pongd_pid" 2>/dev/null; fi;
+	rm -rf "$tmp"' EXIT
 
 flags=$("$PKG_CONFIG" --cflags --libs libipc) ||
 	fail "pkg-config does not know libipc"
@@ -137,5 +140,32 @@ IPC_RUNDIR=$tmp/run timeout 60 "$tmp/echo" ||
 	fail "the example failed"
 echo "PASS: check-installed: built with pkg-config only, one message" \
 	"exchanged"
-summary PASS
+passed=1
+
+# The installed programs: pongd serves, ipcctl waits for it, lists it and
+# sends it a message; SIGTERM stops pongd, which removes its files.
+if command -v pongd >/dev/null 2>&1 && command -v ipcctl >/dev/null 2>&1
+then
+	export IPC_RUNDIR="$tmp/run"
+	pongd &
+	pongd_pid=$!
+	timeout 60 ipcctl wait --timeout 30 pong ||
+		fail "ipcctl wait: pongd did not come"
+	ipcctl list | grep -q '^alive .* pong$' ||
+		fail "ipcctl list does not show pongd alive"
+	reply=$(timeout 60 ipcctl send pong installed) ||
+		fail "ipcctl send failed"
+	[ "$reply" = installed ] || fail "ipcctl send: reply \"$reply\""
+	kill -TERM "$pongd_pid" && wait "$pongd_pid" ||
+		fail "pongd did not stop cleanly"
+	pongd_pid=
+	[ ! -e "$IPC_RUNDIR/pong" ] || fail "pongd left its socket"
+	echo "PASS: check-installed: pongd and ipcctl installed, one message" \
+		"exchanged"
+	passed=2
+else
+	echo "check-installed: pongd or ipcctl not installed (libipc-tools):" \
+		"only the library was checked"
+fi
+summary 0
 exit 0
