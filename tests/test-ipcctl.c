@@ -26,6 +26,9 @@
 
 typedef struct ipc_test_fixture Fixture;
 
+/* Room for the clients that fill a backlog (see busy_fill()). */
+#define BUSY_MAX 64
+
 /* Exit statuses of ipcctl(1). */
 enum {
 	EXIT_USAGE = 2,
@@ -453,12 +456,57 @@ static void test_send_count(Fixture *f, gconstpointer data)
 	ipc_test_reap(pid);
 }
 
-/* A service that never answers, and one that answers too little. */
+/*
+ * A listening socket with a backlog of none, filled with clients: a
+ * connect to it waits.  @clients receives them (-1 terminated).
+ */
+static void busy_fill(int *clients)
+{
+	g_autofree char *path = g_build_filename(g_getenv("IPC_RUNDIR"),
+						 "busy", NULL);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int i = 1, fd;
+
+	clients[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(clients[0], >=, 0);
+	g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	g_assert_no_errno(bind(clients[0], (struct sockaddr *)&sa,
+			       sizeof(sa)));
+	g_assert_no_errno(listen(clients[0], 0));
+	for (;;) {
+		g_assert_cmpint(i, <, BUSY_MAX - 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+		g_assert_cmpint(fd, >=, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			g_assert_cmpint(errno, ==, EAGAIN);
+			close(fd);
+			break;
+		}
+		clients[i++] = fd;
+	}
+	clients[i] = -1;
+}
+
+static void busy_free(int *clients)
+{
+	int i;
+
+	for (i = 0; clients[i] >= 0; i++)
+		close(clients[i]);
+}
+
+/*
+ * A service that never answers, one that reads nothing, one that
+ * accepts no connection, and one that answers too little.
+ */
 static void test_send_timeout(Fixture *f, gconstpointer data)
 {
 	struct replier p = { .clients = 1, .replies = 1, .close = FALSE };
-	struct run r = { 0 };
+	g_autofree char *big = ipc_test_path(f, "big");
 	int silent = ipc_test_raw_listen("silent");
+	int busy[BUSY_MAX], fd;
+	struct run r = { 0 };
 	GPid pid;
 
 	(void)data;
@@ -467,8 +515,27 @@ static void test_send_timeout(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(r.out, ==, "");
 	g_assert_nonnull(strstr(r.err, "timeout"));
 	run_clear(&r);
+
+	/* A service that does not read: the write is bounded too. */
+	fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_no_errno(ftruncate(fd, IPC_MAX_MESSAGE_SIZE_DEFAULT));
+	close(fd);
+	ipc_test_expect_leftover(f, "big");
+	RUN(&r, "send", "-t", "0.2", "-f", big, "silent");
+	assert_status(&r, EXIT_TIMEOUT);
+	run_clear(&r);
 	close(silent);
 	ipc_test_expect_leftover(f, "silent");
+
+	/* A service whose backlog is full: the connection is bounded. */
+	busy_fill(busy);
+	RUN(&r, "send", "-t", "0.2", "busy", "x");
+	assert_status(&r, EXIT_TIMEOUT);
+	g_assert_nonnull(strstr(r.err, "does not accept connections"));
+	run_clear(&r);
+	busy_free(busy);
+	ipc_test_expect_leftover(f, "busy");
 
 	pid = replier_start(&p);
 	RUN(&r, "send", "-t", "0.2", "-n", "2", "multi", "m");

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -721,9 +722,8 @@ static int replies_print(void *ctx, const struct send_opts *o)
 			}
 			break;
 		} else if (type == TIMER) {
-			fprintf(stderr, "%s: %s: timeout after %d ms, %lu"
-				" replies\n", progname, o->service,
-				o->timeout_ms, replies);
+			fprintf(stderr, "%s: %s: timeout, %lu replies\n",
+				progname, o->service, replies);
 			status = EXIT_TIMEOUT;
 			break;
 		}
@@ -734,8 +734,42 @@ static int replies_print(void *ctx, const struct send_opts *o)
 	return status;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * ipc_connect_service() waits while the service's backlog is full: a
+ * SIGALRM (without SA_RESTART) ends that wait with -EINTR at the timeout.
+ */
+static int connect_bounded(void *ctx, int *fd, const struct send_opts *o)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval t = { { 0, 0 }, { o->timeout_ms / 1000,
+					    o->timeout_ms % 1000 * 1000 } };
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	if (o->timeout_ms && (sigaction(SIGALRM, &sa, NULL) < 0 ||
+			      setitimer(ITIMER_REAL, &t, NULL) < 0))
+		return -errno;
+	ret = ipc_connect_service(ctx, fd, o->service,
+				  (uint16_t)strlen(o->service));
+	if (o->timeout_ms)
+		setitimer(ITIMER_REAL, &off, NULL);
+	return ret;
+}
+
+/*
+ * Connects, queues the message and prints the replies; the timeout
+ * bounds the whole: the connection, the write and the replies.
+ */
 static int send_run(const struct send_opts *o, const char *data, size_t len)
 {
+	struct send_opts rest = *o;
+	int64_t start = now_ms();
 	void *ctx = NULL;
 	int fd, ret, status;
 
@@ -745,20 +779,33 @@ static int send_run(const struct send_opts *o, const char *data, size_t len)
 			strerror(-ret));
 		return EXIT_ERROR;
 	}
-	ret = ipc_connect_service(ctx, &fd, o->service,
-				  (uint16_t)strlen(o->service));
+	ret = connect_bounded(ctx, &fd, o);
+	if (ret == -EINTR) {
+		fprintf(stderr, "%s: %s: timeout after %d ms: the service does"
+			" not accept connections\n", progname, o->service,
+			o->timeout_ms);
+		status = EXIT_TIMEOUT;
+		goto out;
+	}
 	if (ret < 0) {
 		status = service_error(o->service, ret);
 		goto out;
 	}
-	ret = ipc_write(ctx, fd, data, len);
+	/* Queued: written while waiting, so that the timeout holds. */
+	ret = ipc_schedule(ctx, fd, data, len);
 	if (ret < 0) {
 		fprintf(stderr, "%s: %s: cannot send: %s\n", progname,
 			o->service, strerror(-ret));
 		status = ret == -EPIPE ? EXIT_CLOSED : status_of(ret);
 		goto out;
 	}
-	status = replies_print(ctx, o);
+	if (o->timeout_ms) {
+		/* What the connection left of it, at least 1 ms. */
+		rest.timeout_ms -= (int)(now_ms() - start);
+		if (rest.timeout_ms < 1)
+			rest.timeout_ms = 1;
+	}
+	status = replies_print(ctx, &rest);
 out:
 	ipc_context_deinit(&ctx);
 	return status;
