@@ -995,14 +995,15 @@ struct monitor {
 static int signals_watch(struct monitor *m)
 {
 	struct sigaction sa;
-	int fds[2];
+	int fds[2], ret;
 
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
-	if (ipc_add_external(m->ctx, fds[0]) < 0) {
+	ret = ipc_add_external(m->ctx, fds[0]);
+	if (ret < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return -ENOMEM;
+		return ret;
 	}
 	m->pipe_rd = fds[0];
 	wakeup_fd = fds[1];
