@@ -210,6 +210,22 @@ int bench_nng_client(const struct run *r, struct result *res);
 int bench_nng_sink(const struct run *r, struct result *res);
 int bench_nng_sender(const struct run *r, struct result *res);
 
+/*
+ * bench-routed.c: the routed scenario's daemons (ipcd and two ipc-tcpd,
+ * from the directory given with --routed) and host B's run directory.
+ */
+struct routed {
+	char tools[4096];	/* where ipcd and ipc-tcpd are */
+	char rundir_b[64];	/* host B's run directory */
+	char network[160];	/* the client's IPC_NETWORK */
+	pid_t ipcd, tcpd_a, tcpd_b;
+};
+int routed_prepare(struct routed *rt, const char *tools, struct result *res);
+int routed_start(struct routed *rt, const char *rundir_a,
+		 const char *service, struct result *res);
+void routed_env(const struct routed *rt, const char *rundir, bool client);
+void routed_stop(struct routed *rt);
+
 /* bench-proc.c: running roles in child processes */
 struct child {
 	pid_t pid;

@@ -39,11 +39,16 @@ enum scenario {
 	SC_CHURN,
 	SC_SWITCH,
 	SC_MEMORY,
+	SC_ROUTED,		/* only with --routed: needs the daemons */
 	SC_COUNT
 };
 
+/* The scenarios run by default (and by "all" without --routed). */
+#define SC_DEFAULT_SET ((1u << SC_ROUTED) - 1)
+
 static const char *const sc_names[SC_COUNT] = {
 	"pingpong", "stream", "fanin", "idle", "churn", "switch", "memory",
+	"routed",
 };
 
 enum placement { CPU_DEFAULT, CPU_SAME, CPU_SPLIT, CPU_BOTH };
@@ -63,6 +68,7 @@ struct options {
 	int nidle;
 	const char *json_path;
 	const char *csv_path;
+	const char *routed;		/* where ipcd and ipc-tcpd are */
 	bool quick;
 	bool verify;
 };
@@ -82,6 +88,7 @@ struct variant {
 	role_fn client;
 	bool callbacks;		/* switch relay through callbacks */
 	role_fn relay;		/* switch: the process in the middle */
+	bool routed;		/* through ipcd and two ipc-tcpd */
 };
 
 #ifdef HAVE_ZMQ
@@ -155,9 +162,16 @@ static const struct variant memory_variants[] = {
 	{ NULL, NULL, NULL, false, NULL },
 };
 
+/* Routed: the direct path, then through ipcd and two ipc-tcpd. */
+static const struct variant routed_variants[] = {
+	{ "direct", ipc_echo, ipc_client, false, NULL, false },
+	{ "routed", ipc_echo, ipc_client, false, NULL, true },
+	{ NULL, NULL, NULL, false, NULL, false },
+};
+
 static const struct variant *const sc_variants[SC_COUNT] = {
 	pingpong_variants, stream_variants, fanin_variants, idle_variants,
-	churn_variants, switch_variants, memory_variants,
+	churn_variants, switch_variants, memory_variants, routed_variants,
 };
 
 /* ------------------------------------------------------------------ */
@@ -270,6 +284,12 @@ static void usage(FILE *f)
 "                  connection); peak RSS of both ends of a 1 MiB-message\n"
 "                  stream, and its growth beyond each end's own\n"
 "                  message buffer.\n"
+"    routed (8)    only with --routed: ping-pong from a client routed\n"
+"                  by IPC_NETWORK through ipcd and two ipc-tcpd on\n"
+"                  loopback (two run directories as two hosts) to the\n"
+"                  echo service, against the direct path (direct).\n"
+"                  Sizes 64, 4k, 64k, 1M by default; the daemons float\n"
+"                  over the CPUs.\n"
 "\n"
 "IMPLEMENTATIONS\n"
 "    raw-epoll, raw-blocking  plain AF_UNIX sockets, same 4-byte\n"
@@ -305,6 +325,9 @@ static void usage(FILE *f)
 "                         stdout)\n"
 "        --csv FILE       CSV rows, with a header line, to FILE (- for\n"
 "                         stdout) instead of JSON lines\n"
+"        --routed DIR     enable the routed scenario with the ipcd and\n"
+"                         ipc-tcpd programs of DIR (e.g. tools of the\n"
+"                         build tree, or /usr/sbin)\n"
 "    -q, --quick          for CI: one run, tiny counts, every scenario and\n"
 "                         code path, every payload byte checked\n"
 "        --verify         check every payload byte (not only sequence\n"
@@ -330,7 +353,8 @@ static void usage(FILE *f)
 "EXAMPLES\n"
 "    ipc-bench --quick\n"
 "    ipc-bench -s 64 -c both pingpong idle\n"
-"    ipc-bench -i raw,libipc -r 9 --json results.jsonl stream\n",
+"    ipc-bench -i raw,libipc -r 9 --json results.jsonl stream\n"
+"    ipc-bench --routed tools routed\n",
 	      f);
 }
 
@@ -422,7 +446,7 @@ static int parse_scenario(const char *arg)
 	int i;
 
 	if (!strcmp(arg, "all")) {
-		opt.scenarios = (1u << SC_COUNT) - 1;
+		opt.scenarios |= SC_DEFAULT_SET;
 		return 0;
 	}
 	for (i = 0; i < SC_COUNT; i++) {
@@ -457,7 +481,7 @@ static int parse_number(const char *arg, const char *what, uint64_t min,
 	return 0;
 }
 
-enum { OPT_CLIENTS = 256, OPT_IDLE, OPT_CSV, OPT_VERIFY };
+enum { OPT_CLIENTS = 256, OPT_IDLE, OPT_CSV, OPT_VERIFY, OPT_ROUTED };
 
 static const struct option long_options[] = {
 	{ "sizes", required_argument, NULL, 's' },
@@ -472,6 +496,7 @@ static const struct option long_options[] = {
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "quick", no_argument, NULL, 'q' },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "routed", required_argument, NULL, OPT_ROUTED },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -517,6 +542,9 @@ static int parse_option(int c, const char *arg)
 	case OPT_VERIFY:
 		opt.verify = true;
 		return 0;
+	case OPT_ROUTED:
+		opt.routed = arg;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -539,7 +567,12 @@ static int parse_options(int argc, char **argv)
 		if (parse_scenario(argv[optind]) < 0)
 			return -EINVAL;
 	if (!opt.scenarios)
-		opt.scenarios = (1u << SC_COUNT) - 1;
+		opt.scenarios = SC_DEFAULT_SET;
+	if (opt.routed)
+		opt.scenarios |= 1u << SC_ROUTED;
+	else if (opt.scenarios & (1u << SC_ROUTED))
+		return usage_error("%s", "the routed scenario needs --routed "
+				   "DIR");
 	if (opt.json_path && opt.csv_path)
 		return usage_error("%s", "--json and --csv exclude each other");
 	if (opt.quick) {
@@ -572,6 +605,7 @@ static bool impl_selected(const char *impl)
 
 static const size_t default_sizes[] = { 0, 64, 4096, 65536, 1048576 };
 static const size_t switch_sizes[] = { 64, 4096 };
+static const size_t routed_sizes[] = { 64, 4096, 65536, 1048576 };
 static const size_t one_size[] = { 64 };
 static const unsigned int default_clients[] = { 1, 10, 100, 1000 };
 static const unsigned int default_idle[] = { 0, 100, 1000, 10000 };
@@ -590,6 +624,10 @@ static int sc_sizes(enum scenario sc, const size_t **sizes)
 	if (sc == SC_SWITCH) {
 		*sizes = switch_sizes;
 		return 2;
+	}
+	if (sc == SC_ROUTED) {
+		*sizes = routed_sizes;
+		return 4;
 	}
 	*sizes = one_size;
 	return 1;
@@ -749,6 +787,8 @@ struct procs {
 	struct child server, relay, idle, clients[2];
 	struct result server_res, relay_res, idle_res, client_res[2];
 	int nclients;
+	struct routed rt;	/* the routed variant's daemons */
+	bool routed;
 };
 
 /* Keeps the first error of any child. */
@@ -776,6 +816,10 @@ static void procs_finish(struct procs *p, struct result *out)
 	child_finish(&p->relay, t, &p->relay_res);
 	child_finish(&p->idle, t, &p->idle_res);
 	measure_close(&p->m);
+	if (p->routed) {
+		routed_stop(&p->rt);
+		routed_env(&p->rt, rundir, false);
+	}
 	take_error(out, &p->server_res, "server");
 	take_error(out, &p->relay_res, "relay");
 	take_error(out, &p->idle_res, "idle clients");
@@ -792,10 +836,23 @@ static int procs_start(struct procs *p, const struct row *row)
 	int i;
 
 	run_service(r, "bench", NULL);
+	if (row->v->routed) {
+		/* The echo service on host B, its client on host A. */
+		p->routed = true;
+		if (routed_prepare(&p->rt, opt.routed, &p->server_res) < 0)
+			return -1;
+		routed_env(&p->rt, p->rt.rundir_b, false);
+	}
 	if (child_spawn(&p->m, &p->server, row->v->server, cpu.server, true,
 			&p->server_res) < 0 ||
 	    child_ready(&p->server, 'R', p->m.timeout_s, &p->server_res) < 0)
 		return -1;
+	if (row->v->routed) {
+		if (routed_start(&p->rt, rundir, r->service,
+				 &p->relay_res) < 0)
+			return -1;
+		routed_env(&p->rt, rundir, true);
+	}
 	if (row->v->relay) {
 		run_service(r, "relay", "bench");
 		if (child_spawn(&p->m, &p->relay, row->v->relay, cpu.relay,
@@ -826,6 +883,8 @@ static int procs_start(struct procs *p, const struct row *row)
 				&p->client_res[i]) < 0)
 			return -1;
 	}
+	if (row->v->routed)
+		routed_env(&p->rt, rundir, false);
 	measure_go(&p->m);
 	return 0;
 }
@@ -1128,8 +1187,8 @@ static void compute_ratios(void)
 					 "%.2f x its rate with 0 idle",
 					 row->rate / zero->rate);
 		}
-		if (row->sc == SC_SWITCH && row->v->relay && base &&
-		    row->rate > 0)
+		if (((row->sc == SC_SWITCH && row->v->relay) ||
+		     row->v->routed) && base && row->rate > 0)
 			snprintf(row->note, sizeof(row->note),
 				 "round trip %.2f x direct",
 				 base->rate / row->rate);
