@@ -215,13 +215,12 @@ static void stale_make(const char *name)
 
 /*
  * A service of this test, in a child: for each of @clients clients, reads
- * one message and answers it with @replies messages "<message> <i>",
- * then closes the connection when @close is set.
+ * one message, answers it with @replies messages "<message> <i>", then
+ * closes the connection.
  */
 struct replier {
 	int clients;
 	int replies;
-	gboolean close;
 	int ready[2];
 };
 
@@ -247,12 +246,7 @@ static void replier_child(void *arg)
 			/* -EPIPE: a client with a --count below ours left. */
 			g_assert_true(ret == 0 || ret == -EPIPE);
 		}
-		if (p->close) {
-			g_assert_cmpint(ipc_close_fd(ctx, fd), ==, 0);
-		} else {
-			/* Stay until the client leaves. */
-			ipc_test_wait_for(ctx, DISCONNECTION, &ev);
-		}
+		g_assert_cmpint(ipc_close_fd(ctx, fd), ==, 0);
 	}
 	ipc_context_deinit(&ctx);
 }
@@ -432,7 +426,7 @@ static void test_send_binary(Fixture *f, gconstpointer data)
 /* --count: as many replies as asked; 0 for all until the service closes. */
 static void test_send_count(Fixture *f, gconstpointer data)
 {
-	struct replier p = { .clients = 3, .replies = 3, .close = TRUE };
+	struct replier p = { .clients = 3, .replies = 3 };
 	struct run r = { 0 };
 	GPid pid;
 
@@ -497,17 +491,16 @@ static void busy_free(int *clients)
 }
 
 /*
- * A service that never answers, one that reads nothing, one that
- * accepts no connection, and one that answers too little.
+ * A service that never answers, one that reads nothing, one that accepts
+ * no connection: nothing ever comes, so the timeout is all that ends
+ * ipcctl, whatever the speed of the machine.
  */
 static void test_send_timeout(Fixture *f, gconstpointer data)
 {
-	struct replier p = { .clients = 1, .replies = 1, .close = FALSE };
 	g_autofree char *big = ipc_test_path(f, "big");
 	int silent = ipc_test_raw_listen("silent");
 	int busy[BUSY_MAX], fd;
 	struct run r = { 0 };
-	GPid pid;
 
 	(void)data;
 	RUN(&r, "send", "--timeout", "0.2", "silent", "anyone?");
@@ -536,13 +529,6 @@ static void test_send_timeout(Fixture *f, gconstpointer data)
 	run_clear(&r);
 	busy_free(busy);
 	ipc_test_expect_leftover(f, "busy");
-
-	pid = replier_start(&p);
-	RUN(&r, "send", "-t", "0.2", "-n", "2", "multi", "m");
-	assert_status(&r, EXIT_TIMEOUT);
-	g_assert_cmpstr(r.out, ==, "m 1\n");
-	run_clear(&r);
-	ipc_test_reap(pid);
 }
 
 /* Each failure: its exit status and one line on stderr. */
