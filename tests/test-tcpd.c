@@ -420,6 +420,29 @@ static void test_outbound_bad_remote(Fixture *f, gconstpointer data)
 		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
 	}
 
+	/* A long refusal: passed on, its text cut short. */
+	{
+		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+		g_autoptr(GString) refusal = g_string_new("error EACCES ");
+		int fd = ipc_test_connect(f->ctx, "tcp");
+
+		for (int i = 0; i < 1000; i++)
+			g_string_append_c(refusal, 'x');
+		g_assert_cmpint(ipc_write(f->ctx, fd, uri, strlen(uri)), ==,
+				0);
+		remote = accept(listener, NULL, NULL);
+		g_assert_no_errno(remote);
+		net_expect_text(remote, "connect " SERVICE);
+		net_send_text(remote, refusal->str);
+		ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
+		g_assert_cmpmem(ev.data, MIN(ev.len, 16), "error EACCES xxx",
+				16);
+		g_assert_cmpuint(ev.len, <, 128);
+		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
+		ipc_test_assert_eof(remote);
+		close(remote);
+	}
+
 	/* A reply that is not one. */
 	{
 		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;

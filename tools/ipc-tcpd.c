@@ -67,6 +67,8 @@
 #define ACCEPT_BATCH 64
 /* Completed outbound connects handled per wake-up. */
 #define CONNECT_BATCH 16
+/* Text of an error reply passed on from a remote ipc-tcpd, NUL included. */
+#define REPLY_TEXT_MAX 96
 /* A log line, longer ones cut (a URI may be 4 KiB). */
 #define LOG_LINE_MAX 512
 
@@ -133,6 +135,18 @@ static void log_line(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, PROGRAM ": %s\n", line);
+}
+
+/* A copy of @len bytes for the log, unprintable ones written as '?'. */
+static void printable(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t i;
+
+	if (len > size - 1)
+		len = size - 1;
+	for (i = 0; i < len; i++)
+		dst[i] = src[i] >= 0x20 && src[i] <= 0x7e ? src[i] : '?';
+	dst[len] = '\0';
 }
 
 static uint64_t now_ms(void)
@@ -354,7 +368,7 @@ static void inbound_request(struct tcpd *d, int fd, const char *req,
 			    size_t len)
 {
 	const size_t plen = strlen(CONNECT_PREFIX);
-	char name[IPC_NET_NAME_MAX + 1];
+	char name[IPC_NET_NAME_MAX + 1], shown[IPC_NET_NAME_MAX + 1];
 	int localfd, ret;
 
 	if (len <= plen || memcmp(req, CONNECT_PREFIX, plen) != 0 ||
@@ -364,28 +378,30 @@ static void inbound_request(struct tcpd *d, int fd, const char *req,
 	}
 	memcpy(name, req + plen, len - plen);
 	name[len - plen] = '\0';
+	/* A name may hold any byte but '/' and NUL: not in the log. */
+	printable(shown, sizeof(shown), name, len - plen);
 	if (!allowed(d, name)) {
-		inbound_refuse(d, fd, EACCES, "not allowed", name);
+		inbound_refuse(d, fd, EACCES, "not allowed", shown);
 		return;
 	}
 	ret = ipc_connect_service(d->ctx, &localfd, name,
 				  (uint16_t)(len - plen));
 	if (ret < 0) {
 		inbound_refuse(d, fd, -ret, ret == -ENOENT ?
-			       "no such service" : strerror(-ret), name);
+			       "no such service" : strerror(-ret), shown);
 		return;
 	}
 	ret = handshake_send(fd, "ok", 2, -1);
 	if (ret == 0)
 		ret = ipc_add_switch(d->ctx, fd, localfd);
 	if (ret < 0) {
-		log_line("in %s -> %s: dropped: %s", d->peers[fd]->addr, name,
+		log_line("in %s -> %s: dropped: %s", d->peers[fd]->addr, shown,
 			 strerror(-ret));
 		ipc_close_fd(d->ctx, localfd);
 		peer_close(d, fd);
 		return;
 	}
-	log_line("in %s -> %s: ok", d->peers[fd]->addr, name);
+	log_line("in %s -> %s: ok", d->peers[fd]->addr, shown);
 	peer_end(d, fd);
 }
 
@@ -535,8 +551,8 @@ static void outbound_request(struct tcpd *d, int req, const char *uri,
 	uint16_t port;
 	int tcp;
 
-	memcpy(r->uri, uri, len);
-	r->uri[len] = '\0';
+	/* Checked below; a URI that passes is printable already. */
+	printable(r->uri, sizeof(r->uri), uri, len);
 	if (ipc__uri_parse(uri, len, &u) < 0 || u.scheme.len != 3 ||
 	    memcmp(u.scheme.p, "tcp", 3) != 0 ||
 	    ipc__hostport_parse(u.authority, host, sizeof(host), &port) < 0) {
@@ -608,15 +624,19 @@ static void connects_ready(struct tcpd *d)
 static void outbound_reply(struct tcpd *d, int tcp, const char *reply,
 			   size_t len)
 {
+	bool error_reply = len > 6 && memcmp(reply, "error ", 6) == 0;
 	int req = d->peers[tcp]->other;
-	int ret = ipc__reply_parse(reply, len, NULL);
+	char shown[REPLY_TEXT_MAX];
+	struct ipc_span text;
+	int ret = ipc__reply_parse(reply, len, &text);
 
-	if (ret < 0 && len > 6 && memcmp(reply, "error ", 6) == 0) {
-		/* The remote's error, as received. */
-		log_line("out %s: refused: %.*s", d->peers[req]->uri,
-			 (int)len, reply);
-		(void)ipc_schedule(d->ctx, req, reply, len);
-		outbound_end(d, req);
+	if (ret < 0 && error_reply && (ret != -EPROTO || text.len)) {
+		/*
+		 * The remote's error, its name and text passed on (the text
+		 * cut short: ipcd reads at most 1 KiB).
+		 */
+		printable(shown, sizeof(shown), text.p, text.len);
+		outbound_fail(d, req, -ret, shown);
 		return;
 	}
 	if (ret < 0) {
