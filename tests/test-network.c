@@ -308,6 +308,18 @@ static void schedule_burst(Fixture *f, int fd)
 					     sizeof(payload)), ==, 0);
 }
 
+/* A routed connection to pongd, a burst of messages on their way. */
+static int pong_mid_stream(Fixture *f, const struct hosts *h)
+{
+	int fd;
+
+	route_to_b(h, "pong");
+	fd = ipc_test_connect(f->ctx, "pong");
+	ping_series(f, fd, 1, 16);
+	schedule_burst(f, fd);
+	return fd;
+}
+
 static void test_service_killed(Fixture *f, gconstpointer data)
 {
 	struct hosts h;
@@ -316,10 +328,7 @@ static void test_service_killed(Fixture *f, gconstpointer data)
 	(void)data;
 	hosts_start(f, &h, NULL);
 	pongd_start_on_b(&h);
-	route_to_b(&h, "pong");
-	fd = ipc_test_connect(f->ctx, "pong");
-	ping_series(f, fd, 1, 16);
-	schedule_burst(f, fd);
+	fd = pong_mid_stream(f, &h);
 	net_daemon_kill(&h.pongd);
 	expect_disconnection(f, fd);
 	g_unsetenv("IPC_NETWORK");
@@ -335,11 +344,7 @@ static void test_tcpd_killed(Fixture *f, gconstpointer data)
 	(void)data;
 	hosts_start(f, &h, NULL);
 	pongd_start_on_b(&h);
-	route_to_b(&h, "pong");
-
-	fd = ipc_test_connect(f->ctx, "pong");
-	ping_series(f, fd, 1, 16);
-	schedule_burst(f, fd);
+	fd = pong_mid_stream(f, &h);
 	net_daemon_kill(&h.tcpd_b);
 	expect_disconnection(f, fd);
 
@@ -351,10 +356,7 @@ static void test_tcpd_killed(Fixture *f, gconstpointer data)
 		net_tcpd_start(&h.tcpd_b, h.rundir_b, net_loopback_aliases() ?
 			       HOST_B : HOST_A, "tcp", args);
 	}
-	route_to_b(&h, "pong");
-	fd = ipc_test_connect(f->ctx, "pong");
-	ping_series(f, fd, 1, 16);
-	schedule_burst(f, fd);
+	fd = pong_mid_stream(f, &h);
 	net_daemon_kill(&h.tcpd_a);
 	expect_disconnection(f, fd);
 	/* Killed, it could not remove its socket and lock file. */

@@ -381,85 +381,78 @@ static void test_outbound_refused(Fixture *f, gconstpointer data)
 	net_daemon_stop(&a);
 }
 
-/* The remote accepts, then stalls or goes away, or answers garbage. */
+/*
+ * As ipcd does, asks ipc-tcpd for @uri, which names the raw @listener of
+ * the test; returns the remote side once it read the request.  *@fd is
+ * the asking connection.
+ */
+static int remote_asked(Fixture *f, int listener, const char *uri, int *fd)
+{
+	int remote;
+
+	*fd = ipc_test_connect(f->ctx, "tcp");
+	g_assert_cmpint(ipc_write(f->ctx, *fd, uri, strlen(uri)), ==, 0);
+	remote = accept(listener, NULL, NULL);
+	g_assert_no_errno(remote);
+	net_expect_text(remote, "connect " SERVICE);
+	return remote;
+}
+
+/* The reply of the asking connection @fd: @len bytes equal to @reply. */
+static void expect_refusal(Fixture *f, int fd, const char *reply, size_t len)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+
+	ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
+	g_assert_cmpint(ev.fd, ==, fd);
+	g_assert_cmpmem(ev.data, MIN(ev.len, len), reply, len);
+	/* Short enough for ipcd, which reads at most 1 KiB. */
+	g_assert_cmpuint(ev.len, <, 128);
+	ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
+	g_assert_cmpint(ev.fd, ==, fd);
+}
+
+/* The remote accepts, then stalls, goes away or answers badly. */
 static void test_outbound_bad_remote(Fixture *f, gconstpointer data)
 {
 	static const char *const fast[] = { "--timeout", "300", NULL };
+	g_autoptr(GString) refusal = g_string_new("error EACCES ");
 	g_autofree char *uri = NULL;
 	struct net_daemon a;
 	guint16 port;
-	int listener, remote;
+	int listener, remote, fd;
 
 	(void)data;
 	tcpd_start(f, &a, "tcp", fast);
 	listener = net_tcp_listen(LOOPBACK, &port);
 	uri = g_strdup_printf("tcp://%s:%u/%s", LOOPBACK, port, SERVICE);
 
-	/* Accepted by the kernel, never answered. */
-	ask_refused(f, uri, "error ETIMEDOUT timed out");
-	remote = accept(listener, NULL, NULL);
-	g_assert_no_errno(remote);
-	net_expect_text(remote, "connect " SERVICE);
+	/* Never answered: the time limit, then the end of the stream. */
+	remote = remote_asked(f, listener, uri, &fd);
+	expect_refusal(f, fd, "error ETIMEDOUT timed out", 25);
 	ipc_test_assert_eof(remote);
 	close(remote);
 
 	/* Closed without a reply. */
-	{
-		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-		int fd = ipc_test_connect(f->ctx, "tcp");
-
-		g_assert_cmpint(ipc_write(f->ctx, fd, uri, strlen(uri)), ==,
-				0);
-		remote = accept(listener, NULL, NULL);
-		g_assert_no_errno(remote);
-		net_expect_text(remote, "connect " SERVICE);
-		close(remote);
-		ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
-		g_assert_cmpmem(ev.data, MIN(ev.len, 16), "error ECONNRESET",
-				16);
-		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
-	}
+	remote = remote_asked(f, listener, uri, &fd);
+	close(remote);
+	expect_refusal(f, fd, "error ECONNRESET", 16);
 
 	/* A long refusal: passed on, its text cut short. */
-	{
-		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-		g_autoptr(GString) refusal = g_string_new("error EACCES ");
-		int fd = ipc_test_connect(f->ctx, "tcp");
-
-		for (int i = 0; i < 1000; i++)
-			g_string_append_c(refusal, 'x');
-		g_assert_cmpint(ipc_write(f->ctx, fd, uri, strlen(uri)), ==,
-				0);
-		remote = accept(listener, NULL, NULL);
-		g_assert_no_errno(remote);
-		net_expect_text(remote, "connect " SERVICE);
-		net_send_text(remote, refusal->str);
-		ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
-		g_assert_cmpmem(ev.data, MIN(ev.len, 16), "error EACCES xxx",
-				16);
-		g_assert_cmpuint(ev.len, <, 128);
-		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
-		ipc_test_assert_eof(remote);
-		close(remote);
-	}
+	for (int i = 0; i < 1000; i++)
+		g_string_append_c(refusal, 'x');
+	remote = remote_asked(f, listener, uri, &fd);
+	net_send_text(remote, refusal->str);
+	expect_refusal(f, fd, "error EACCES xxx", 16);
+	ipc_test_assert_eof(remote);
+	close(remote);
 
 	/* A reply that is not one. */
-	{
-		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-		int fd = ipc_test_connect(f->ctx, "tcp");
-
-		g_assert_cmpint(ipc_write(f->ctx, fd, uri, strlen(uri)), ==,
-				0);
-		remote = accept(listener, NULL, NULL);
-		g_assert_no_errno(remote);
-		net_expect_text(remote, "connect " SERVICE);
-		net_send_text(remote, "HTTP/1.1 400 Bad Request");
-		ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
-		g_assert_cmpmem(ev.data, ev.len, "error EPROTO bad reply", 22);
-		ipc_test_wait_for(f->ctx, DISCONNECTION, &ev);
-		ipc_test_assert_eof(remote);
-		close(remote);
-	}
+	remote = remote_asked(f, listener, uri, &fd);
+	net_send_text(remote, "HTTP/1.1 400 Bad Request");
+	expect_refusal(f, fd, "error EPROTO bad reply", 22);
+	ipc_test_assert_eof(remote);
+	close(remote);
 
 	close(listener);
 	net_daemon_stop(&a);
