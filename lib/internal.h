@@ -318,8 +318,12 @@ IPC_HIDDEN void ipc__service_remove(struct ipc_service *s);
  */
 IPC_HIDDEN int ipc__lookup(const char *name, uint16_t len, int *fd);
 
-/* rundir.c: the run directory and service names */
+/* rundir.c: the run directory and service names (also in ipcctl) */
 IPC_HIDDEN int ipc__service_name_check(const char *name, uint16_t len);
+/* $IPC_RUNDIR or the default, without trailing slashes; NULL: no memory. */
+IPC_HIDDEN char *ipc__rundir_get(void);
+/* 0, or -ELOOP, -ENOTDIR, -EPERM for an unsafe directory, or -errno. */
+IPC_HIDDEN int ipc__rundir_check(const char *dir, bool create);
 IPC_HIDDEN int ipc__service_path(const char *name, uint16_t len, bool create,
 				 char **path);
 

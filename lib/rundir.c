@@ -8,6 +8,9 @@
  * a symbolic link, that others may write to, or that belongs to another
  * user than ours or root is refused: whoever controls it could put a
  * socket of theirs under a service's name (doc/security.md).
+ *
+ * ipcctl(1) compiles this file too, so that it reads the run directory
+ * and names by the library's own rules.
  */
 
 #include "internal.h"
@@ -31,7 +34,7 @@ int ipc__service_name_check(const char *name, uint16_t len)
 }
 
 /* The run directory, without trailing slashes (which would follow links). */
-static char *rundir_get(void)
+char *ipc__rundir_get(void)
 {
 	const char *env = getenv("IPC_RUNDIR");
 	size_t len;
@@ -66,7 +69,7 @@ static int rundir_create(const char *dir)
 	return ret;
 }
 
-static int rundir_check(const char *dir, bool create)
+int ipc__rundir_check(const char *dir, bool create)
 {
 	struct stat st;
 	int ret;
@@ -105,14 +108,14 @@ int ipc__service_path(const char *name, uint16_t len, bool create,
 	ret = ipc__service_name_check(name, len);
 	if (ret < 0)
 		return ret;
-	dir = rundir_get();
+	dir = ipc__rundir_get();
 	if (!dir)
 		return -ENOMEM;
 	dlen = strlen(dir);
 	ret = -ENAMETOOLONG;
 	if (dlen + 1 + len >= sizeof(sa.sun_path))
 		goto out;
-	ret = rundir_check(dir, create);
+	ret = ipc__rundir_check(dir, create);
 	if (ret < 0)
 		goto out;
 	ret = -ENOMEM;

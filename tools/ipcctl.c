@@ -47,6 +47,8 @@
 
 #include <libipc.h>
 
+#include "internal.h"
+
 /* Exit statuses (doc/man/ipcctl.1). */
 enum {
 	EXIT_OK = 0,
@@ -117,19 +119,15 @@ static int bad_option(const char *command, char **argv)
 /* Run directory, names, errors                                         */
 /* ------------------------------------------------------------------ */
 
-/* The run directory as the library reads it, without trailing slashes. */
+/*
+ * The run directory and the name rules are the library's own: ipcctl is
+ * built with lib/rundir.c (ipc__rundir_get(), ipc__rundir_check(),
+ * ipc__service_name_check()).
+ */
 static char *rundir_get(void)
 {
-	const char *env = getenv("IPC_RUNDIR");
-	size_t len;
-	char *dir;
+	char *dir = ipc__rundir_get();
 
-	if (!env || !*env)
-		env = IPC_RUNDIR_DEFAULT;
-	len = strlen(env);
-	while (len > 1 && env[len - 1] == '/')
-		len--;
-	dir = strndup(env, len);
 	if (!dir) {
 		fprintf(stderr, "%s: out of memory\n", progname);
 		exit(EXIT_ERROR);
@@ -137,32 +135,19 @@ static char *rundir_get(void)
 	return dir;
 }
 
-/* The library's rules (ipc_service_init(3)); 0 or -EINVAL. */
 static int name_check(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (!len || len > UINT16_MAX || strchr(name, '/') ||
-	    !strcmp(name, ".") || !strcmp(name, ".."))
+	if (len > UINT16_MAX)
 		return -EINVAL;
-	return 0;
+	return ipc__service_name_check(name, (uint16_t)len);
 }
 
-/* The run directory checks of the library: 0 or a negative errno. */
+/* The checks of the library for a directory it reads: 0 or -errno. */
 static int rundir_check(const char *dir)
 {
-	struct stat st;
-
-	if (lstat(dir, &st) < 0)
-		return -errno;
-	if (S_ISLNK(st.st_mode))
-		return -ELOOP;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if ((st.st_mode & S_IWOTH) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()))
-		return -EPERM;
-	return 0;
+	return ipc__rundir_check(dir, false);
 }
 
 /* The exit status for an error reaching a service. */
