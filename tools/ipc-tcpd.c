@@ -44,8 +44,9 @@
 
 #include <libipc.h>
 
-#include "network.h"
+#include "daemon.h"
 #include "handshake.h"
+#include "network.h"
 
 #define PROGRAM "ipc-tcpd"
 #define DEFAULT_LISTEN "127.0.0.1:9000"
@@ -859,28 +860,6 @@ out:
 	return ret;
 }
 
-/* SIGTERM and SIGINT arrive through a signalfd the context watches. */
-static int watch_signals(struct tcpd *d)
-{
-	sigset_t set;
-	int ret;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	d->signalfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->signalfd < 0)
-		return -errno;
-	ret = ipc_add_external(d->ctx, d->signalfd);
-	if (ret < 0) {
-		close(d->signalfd);
-		d->signalfd = -1;
-	}
-	return ret;
-}
-
 static int watch_connects(struct tcpd *d)
 {
 	int ret;
@@ -911,9 +890,9 @@ static int start(struct tcpd *d)
 	ret = ipc_context_init(&d->ctx);
 	if (ret < 0)
 		return start_failed("create a context", NULL, ret);
-	ret = watch_signals(d);
-	if (ret < 0)
-		return start_failed("watch signals", NULL, ret);
+	d->signalfd = daemon_signals_watch(d->ctx);
+	if (d->signalfd < 0)
+		return start_failed("watch signals", NULL, d->signalfd);
 	ret = watch_connects(d);
 	if (ret < 0)
 		return start_failed("create an epoll instance", NULL, ret);

@@ -37,6 +37,7 @@
 
 #include <libipc.h>
 
+#include "daemon.h"
 #include "handshake.h"
 #include "network.h"
 
@@ -484,26 +485,6 @@ static int serve(struct ipcd *d)
 /* Start and stop                                                       */
 /* ------------------------------------------------------------------ */
 
-/* SIGTERM and SIGINT, blocked and read from a signalfd the loop watches. */
-static int signals_watch(struct ipcd *d)
-{
-	sigset_t set;
-	int ret;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	d->signals = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->signals < 0)
-		return -errno;
-	ret = ipc_add_external(d->ctx, d->signals);
-	if (ret < 0)
-		close(d->signals);
-	return ret;
-}
-
 /* Everything the loop needs; reports what failed. */
 static int start(struct ipcd *d)
 {
@@ -515,8 +496,10 @@ static int start(struct ipcd *d)
 		ret = ipc_context_init(&d->ctx);
 	if (!ret)
 		ret = ipc_context_max_message_size(d->ctx, LOOKUP_MAX);
-	if (!ret)
-		ret = signals_watch(d);
+	if (!ret) {
+		d->signals = daemon_signals_watch(d->ctx);
+		ret = d->signals < 0 ? d->signals : 0;
+	}
 	if (!ret) {
 		what = "serve \"" SERVICE_NAME "\"";
 		ret = ipc_service_init(d->ctx, &d->service, SERVICE_NAME,

@@ -1,0 +1,41 @@
+/*
+ * What ipcd and ipc-tcpd share as daemons of a libipc event loop.
+ *
+ * SPDX-License-Identifier: ISC
+ *
+ * The library installs no signal handler and a handler could not stop
+ * ipc_wait_event() cleanly, so the daemons take their stop signals from
+ * a signalfd that the loop watches like any other fd.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <libipc.h>
+
+#include "daemon.h"
+
+int daemon_signals_watch(void *ctx)
+{
+	sigset_t set;
+	int fd, ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = ipc_add_external(ctx, fd);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
