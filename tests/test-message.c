@@ -605,6 +605,7 @@ static void test_half_frames_kept(struct ipc_test_fixture *f,
 		wait_read_by_library(f->ctx, &peers[i]);
 		g_byte_array_remove_range(frames[i], 0, half);
 	}
+	ipc_context_timer(f->ctx, 0);
 	peer_hangup(f->ctx, &peers[gone]);
 	for (i = 0; i < NEIGHBOURS; i++) {
 		if (i != gone) {
