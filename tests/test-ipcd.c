@@ -741,6 +741,7 @@ struct liar {
 	int nfds;		/* socket fds sent with the reply */
 	bool pipe;		/* send a pipe instead */
 	int expect;
+	size_t pad;		/* reply padded with 'x' to this length */
 };
 
 static void send_with_fds(int fd, const void *buf, size_t len,
@@ -792,7 +793,12 @@ static void liar_child(void *arg)
 		g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM |
 					     SOCK_CLOEXEC, 0, fds));
 	if (l->reply) {
-		ipc_test_append_frame(out, l->reply, (guint32)strlen(l->reply));
+		size_t len = MAX(strlen(l->reply), l->pad);
+		g_autofree char *reply = g_malloc(len);
+
+		memset(reply, 'x', len);
+		memcpy(reply, l->reply, strlen(l->reply));
+		ipc_test_append_frame(out, reply, (guint32)len);
 		if (l->announce) {
 			guint32 be = GUINT32_TO_BE(l->announce);
 
@@ -860,6 +866,9 @@ static const struct liar liars[] = {
 	{ "ok-pipe", "ok", 0, 0, true, -EPROTO },
 	{ "garbage", "yes", 0, 1, false, -EPROTO },
 	{ "oversized", "ok", 1u << 20, 1, false, -EPROTO },
+	/* The longest reply a client takes, and one byte more. */
+	{ "longest", "error EACCES ", 0, 0, false, -EACCES, 1024 },
+	{ "too-long", "error EACCES ", 0, 0, false, -EPROTO, 1025 },
 	{ "close", NULL, 0, 0, false, -EPROTO },
 };
 
