@@ -7,6 +7,8 @@
 #ifndef IPC_DAEMON_H
 #define IPC_DAEMON_H
 
+#include <stdint.h>
+
 /*
  * Blocks SIGTERM and SIGINT and returns a signalfd that receives them,
  * added to @ctx as an external fd (the context owns it from then on): the
@@ -15,5 +17,15 @@
  * failure, with nothing left open.
  */
 int daemon_signals_watch(void *ctx);
+
+/* The monotonic clock in milliseconds, for the handshakes' deadlines. */
+uint64_t daemon_now_ms(void);
+
+/* Longest time limit an option may set: an hour. */
+#define DAEMON_TIMEOUT_MAX_MS (3600 * 1000)
+
+/* A time limit option: @s in decimal milliseconds, 1 to
+ * DAEMON_TIMEOUT_MAX_MS, nothing else.  0, or -EINVAL. */
+int daemon_ms_parse(const char *s, unsigned int *ms);
 
 #endif /* IPC_DAEMON_H */

@@ -54,7 +54,6 @@
 #define LISTEN_ENV "IPC_TCPD_LISTEN"
 /* doc/network.md: a handshake completes within 5 s. */
 #define DEFAULT_TIMEOUT_MS 5000
-#define MAX_TIMEOUT_MS (3600 * 1000)
 /* doc/network.md section 3: a request frame announces at most 4 KiB. */
 #define REQUEST_MAX 4096
 #define CONNECT_PREFIX "connect "
@@ -148,14 +147,6 @@ static void printable(char *dst, size_t size, const char *src, size_t len)
 	for (i = 0; i < len; i++)
 		dst[i] = src[i] >= 0x20 && src[i] <= 0x7e ? src[i] : '?';
 	dst[len] = '\0';
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Small frames must leave at once; a dead peer must be noticed. */
@@ -258,7 +249,7 @@ static int peer_start(struct tcpd *d, int fd, enum peer_state state)
 		return -ENOMEM;
 	p->state = state;
 	p->other = -1;
-	p->deadline_ms = now_ms() + d->opt.timeout_ms;
+	p->deadline_ms = daemon_now_ms() + d->opt.timeout_ms;
 	handshake_reader_init(&p->reader, p->frame, sizeof(p->frame));
 	d->peers[fd] = p;
 	inflight_changed(d, true);
@@ -721,7 +712,7 @@ static void peer_gone(struct tcpd *d, int fd)
 /* Every handshake past its time limit gets ETIMEDOUT and is dropped. */
 static void check_deadlines(struct tcpd *d)
 {
-	uint64_t now = now_ms();
+	uint64_t now = daemon_now_ms();
 	size_t fd;
 
 	for (fd = 0; fd < d->npeers && d->inflight > 0; fd++) {
@@ -1006,19 +997,6 @@ static int allow_file(struct options *o, const char *path)
 	return ret;
 }
 
-static int parse_timeout(const char *arg, unsigned int *ms)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < 1 || v > MAX_TIMEOUT_MS)
-		return -EINVAL;
-	*ms = (unsigned int)v;
-	return 0;
-}
-
 /* 0 to run, 1 when done (--help, --version), 2 on a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -1057,7 +1035,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				ret = -EINVAL;
 			break;
 		case 't':
-			ret = parse_timeout(optarg, &o->timeout_ms);
+			ret = daemon_ms_parse(optarg, &o->timeout_ms);
 			break;
 		case 'h':
 			usage(stdout);

@@ -48,7 +48,6 @@
 #define REPLY_MAX 1024
 #define CLIENT_TIMEOUT_MS 5000
 #define SERVICE_TIMEOUT_MS 10000
-#define TIMEOUT_MAX_MS (3600 * 1000)
 /* Checks of the time limits per limit: their precision. */
 #define TICKS_PER_LIMIT 10
 
@@ -74,22 +73,14 @@ struct ipcd {
 	void *ctx;
 	int service;		/* our listening socket */
 	int signals;		/* signalfd of SIGTERM and SIGINT */
-	int client_timeout;	/* ms */
-	int service_timeout;	/* ms */
+	unsigned int client_timeout;	/* ms */
+	unsigned int service_timeout;	/* ms */
 	struct lookup **byfd;	/* fd -> lookup, for both of its fds */
 	int nfds;
 	unsigned int active;	/* lookups in progress */
 	char *buffer;		/* LOOKUP_MAX bytes for ipc_wait_event */
 	bool stop;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ */
 /* The lookups, by fd                                                   */
@@ -122,9 +113,9 @@ static struct lookup *byfd_get(struct ipcd *d, int fd)
 /* Sets the timer on with the first lookup, off with the last. */
 static void timer_update(struct ipcd *d)
 {
-	int limit = d->client_timeout < d->service_timeout ?
-			    d->client_timeout : d->service_timeout;
-	int tick = limit / TICKS_PER_LIMIT;
+	unsigned int limit = d->client_timeout < d->service_timeout ?
+				     d->client_timeout : d->service_timeout;
+	int tick = (int)(limit / TICKS_PER_LIMIT);
 
 	ipc_context_timer(d->ctx, d->active ? (tick ? tick : 1) : 0);
 }
@@ -140,7 +131,7 @@ static int lookup_new(struct ipcd *d, int client)
 	l->client = client;
 	l->service = -1;
 	l->step = STEP_LOOKUP;
-	l->deadline = now_ms() + (uint64_t)d->client_timeout;
+	l->deadline = daemon_now_ms() + (uint64_t)d->client_timeout;
 	l->pid = -1;
 	ipc_peer_credentials(d->ctx, client, &l->pid, NULL, NULL);
 	if (d->active++ == 0)
@@ -302,7 +293,7 @@ static void service_ask(struct ipcd *d, struct lookup *l,
 	}
 	handshake_reader_init(&l->reader, l->reply, sizeof(l->reply));
 	l->step = STEP_SERVICE;
-	l->deadline = now_ms() + (uint64_t)d->service_timeout;
+	l->deadline = daemon_now_ms() + (uint64_t)d->service_timeout;
 }
 
 /* The protocol service's fd is readable (or hung up). */
@@ -374,7 +365,7 @@ static void lookup_received(struct ipcd *d, struct lookup *l,
 /* Fails the lookups whose step is over time. */
 static void timeouts_check(struct ipcd *d)
 {
-	uint64_t now = now_ms();
+	uint64_t now = daemon_now_ms();
 	int fd;
 
 	for (fd = 0; fd < d->nfds; fd++) {
@@ -547,21 +538,6 @@ static void usage(FILE *out)
 		IPC_RUNDIR_DEFAULT, CLIENT_TIMEOUT_MS, SERVICE_TIMEOUT_MS);
 }
 
-/* MS: 1 to TIMEOUT_MAX_MS, in decimal. */
-static int ms_parse(const char *s, int *ms)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > TIMEOUT_MAX_MS ||
-	    *s < '0' || *s > '9')
-		return -EINVAL;
-	*ms = (int)v;
-	return 0;
-}
-
 enum { OPT_CLIENT_TIMEOUT = 256, OPT_SERVICE_TIMEOUT };
 
 /* 0 to run, 1 to exit with success, -1 on a usage error. */
@@ -582,7 +558,7 @@ static int options(struct ipcd *d, int argc, char **argv)
 		switch (c) {
 		case OPT_CLIENT_TIMEOUT:
 		case OPT_SERVICE_TIMEOUT:
-			if (ms_parse(optarg, c == OPT_CLIENT_TIMEOUT ?
+			if (daemon_ms_parse(optarg, c == OPT_CLIENT_TIMEOUT ?
 						     &d->client_timeout :
 						     &d->service_timeout) < 0) {
 				fprintf(stderr, "ipcd: bad time limit: %s\n",
