@@ -24,8 +24,10 @@ uint64_t daemon_now_ms(void);
 /* Longest time limit an option may set: an hour. */
 #define DAEMON_TIMEOUT_MAX_MS (3600 * 1000)
 
-/* A time limit option: @s in decimal milliseconds, 1 to
- * DAEMON_TIMEOUT_MAX_MS, nothing else.  0, or -EINVAL. */
+/*
+ * A time limit option: @s in decimal milliseconds, 1 to
+ * DAEMON_TIMEOUT_MAX_MS, nothing else.  0, or -EINVAL.
+ */
 int daemon_ms_parse(const char *s, unsigned int *ms);
 
 #endif /* IPC_DAEMON_H */

@@ -559,8 +559,8 @@ static int options(struct ipcd *d, int argc, char **argv)
 		case OPT_CLIENT_TIMEOUT:
 		case OPT_SERVICE_TIMEOUT:
 			if (daemon_ms_parse(optarg, c == OPT_CLIENT_TIMEOUT ?
-						     &d->client_timeout :
-						     &d->service_timeout) < 0) {
+					    &d->client_timeout :
+					    &d->service_timeout) < 0) {
 				fprintf(stderr, "ipcd: bad time limit: %s\n",
 					optarg);
 				return -1;
