@@ -44,6 +44,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +69,8 @@
 #define IDLE_MAX 64
 /* ipc_wait_event() calls per run. */
 #define EVENTS_MAX 1000000
+/* How long a closed side's socket may take to reach end of file. */
+#define EOF_WAIT_MS 5000
 
 static const size_t max_sizes[8] = {
 	1, 4, 16, 100, 1000, 4096, 70000, MSG_MAX,
@@ -418,6 +421,22 @@ static void decode_read(struct side *s)
 }
 
 /*
+ * Waits until the harness's end of a side that had its DISCONNECTION is
+ * readable; false if it is not within EOF_WAIT_MS.  on_disconnection()
+ * checked that the library closed the fd, but Linux releases a socket,
+ * and gives its peer end of file, only when the last reference to it
+ * goes: whoever reads /proc/PID/fd of this process holds one for a
+ * moment, and until they let go the peer reads EAGAIN.  A socket still
+ * open after that long is one the library did not close.
+ */
+static bool wait_eof(struct side *s)
+{
+	struct pollfd p = { .fd = s->peer, .events = POLLIN };
+
+	return poll(&p, 1, EOF_WAIT_MS) == 1;
+}
+
+/*
  * Reads what the library wrote to a side; true when bytes came.  Until
  * the end (all) a side is read only when messages are on their way to its
  * socket and the library may have written since the last read: it
@@ -427,7 +446,7 @@ static void decode_read(struct side *s)
 static bool side_read(struct side *s, bool all, bool idle)
 {
 	size_t room;
-	bool got = false;
+	bool got = false, waited = false;
 	ssize_t r;
 
 	if (!all && (s->cb_out || !head(&s->tx) ||
@@ -437,8 +456,15 @@ static bool side_read(struct side *s, bool all, bool idle)
 	while (!s->peer_eof && !s->paused) {
 		room = sizeof(s->rbuf) - s->rlen;
 		r = recv(s->peer, s->rbuf + s->rlen, room, MSG_DONTWAIT);
-		if (r < 0 && errno == EAGAIN)
+		if (r < 0 && errno == EAGAIN) {
+			/* A side that is gone owes end of file. */
+			if (all && s->disconnected && !waited) {
+				waited = true;
+				if (wait_eof(s))
+					continue;
+			}
 			break;
+		}
 		if (r == 0 || (r < 0 && errno == ECONNRESET)) {
 			CHECK(s->disconnected, "%c closed without DISCONNECTION",
 			      s->name);
