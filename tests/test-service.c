@@ -348,6 +348,8 @@ static void test_name_too_long(struct ipc_test_fixture *f, gconstpointer data)
 		return;
 	}
 	name = g_strnfill(UINT16_MAX, 'n');
+	/* One more fills sun_path with no room left for the NUL. */
+	assert_name_refused(f->ctx, name, longest + 1, -ENAMETOOLONG);
 	assert_name_refused(f->ctx, name, longest + 2, -ENAMETOOLONG);
 	assert_name_refused(f->ctx, name, UINT16_MAX, -ENAMETOOLONG);
 	g_assert_cmpuint(count_entries(f->rundir), ==, 0);
