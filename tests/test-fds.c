@@ -86,6 +86,7 @@ static void *releaser(void *arg)
 struct service_plan {
 	guint connections;	/* to come and go before it stops */
 	gboolean releaser;	/* run the releaser thread */
+	int timer_ms;		/* ipc_context_timer() period, 0 for none */
 };
 
 /* Child: an echo service whose fds run out after CAPACITY connections (a
@@ -103,6 +104,7 @@ static void service_child(void *arg)
 	close(ready_pipe[0]);
 	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
 	svc = ipc_test_service_init(ctx, NAME);
+	ipc_context_timer(ctx, plan->timer_ms);
 	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	g_assert_no_errno(spare_fd);
 	if (plan->releaser)
@@ -128,6 +130,7 @@ static void service_child(void *arg)
 						     ev.len), ==, 0);
 			break;
 		case MESSAGE_TX:
+		case TIMER:
 			break;
 		case DISCONNECTION:
 			gone++;
@@ -278,7 +281,7 @@ static void clients_connect(int clients[CAPACITY])
 
 static void test_exhausted(Fixture *f, gconstpointer data)
 {
-	const struct service_plan plan = { CAPACITY + WAITING, FALSE };
+	const struct service_plan plan = { CAPACITY + WAITING, FALSE, 0 };
 	int clients[CAPACITY], waiting[WAITING];
 	char text[64];
 	double cpu0, cpu1;
@@ -353,11 +356,14 @@ static void test_exhausted(Fixture *f, gconstpointer data)
 /*
  * The fd that frees up is not one of the context's connections (the
  * program closed a file of its own): the paused listener must still be
- * retried, within 100 ms, and the waiting client served.
+ * retried, within 100 ms, and the waiting client served.  @data is the
+ * service's timer period in ms (0 for none): a timer due later than the
+ * retry must not delay it.
  */
 static void test_freed_elsewhere(Fixture *f, gconstpointer data)
 {
-	const struct service_plan plan = { CAPACITY + 1, TRUE };
+	const struct service_plan plan = { CAPACITY + 1, TRUE,
+					   GPOINTER_TO_INT(data) };
 	int clients[CAPACITY], waiting;
 	guint64 switches;
 	gboolean served;
@@ -366,7 +372,6 @@ static void test_freed_elsewhere(Fixture *f, gconstpointer data)
 	pid_t pid;
 
 	(void)f;
-	(void)data;
 	if (skipped_under_valgrind())
 		return;
 	ipc_test_pipe(release_pipe);
@@ -411,5 +416,8 @@ int main(int argc, char **argv)
 	ipc_test_init(&argc, &argv);
 	IPC_TEST_ADD("/ipc/fds/exhausted", test_exhausted, NULL);
 	IPC_TEST_ADD("/ipc/fds/freed-elsewhere", test_freed_elsewhere, NULL);
+	/* Twice RETRY_WAIT_MS: a retry put off until the tick fails. */
+	IPC_TEST_ADD("/ipc/fds/freed-elsewhere-timer", test_freed_elsewhere,
+		     GINT_TO_POINTER(2 * RETRY_WAIT_MS));
 	return g_test_run();
 }
