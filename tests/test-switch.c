@@ -372,6 +372,29 @@ static void test_relay(Fixture *f, gconstpointer data)
 	close(r.raw_b);
 }
 
+/* A message kept after -EMSGSIZE (an event buffer too small for it) is
+ * forwarded once its connection is switched, not returned as MESSAGE_RX,
+ * and what followed it keeps its place behind it. */
+static void test_held_message(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	struct relay r;
+
+	(void)data;
+	relay_open(f, &r);
+	send_frames(r.raw_a, to_b, G_N_ELEMENTS(to_b));
+	g_assert_cmpint(ipc_test_wait_raw(f->ctx, &ev, 2), ==, -EMSGSIZE);
+	g_assert_cmpint(ev.fd, ==, r.a);
+	g_assert_cmpuint(ev.len, ==, strlen(to_b[0]));
+
+	g_assert_cmpint(ipc_add_switch(f->ctx, r.a, r.b), ==, 0);
+	pump_forward(f->ctx, r.a, r.b, to_b, G_N_ELEMENTS(to_b));
+	expect_frames(r.raw_b, to_b, G_N_ELEMENTS(to_b));
+	close(r.raw_a);
+	close(r.raw_b);
+	pump_until_closed(f->ctx, r.a, r.b, 0);
+}
+
 /* SWITCH_RX copies as much of the message as the buffer holds and reports
  * its whole length; the message is forwarded whole anyway. */
 static void test_preview(Fixture *f, gconstpointer data)
@@ -543,6 +566,11 @@ static void test_disconnect(Fixture *f, gconstpointer data)
 static const char *const lines[] = { "hello", "world", "", "last line" };
 static const char *const frames[] = { "ping", "", "pong pong" };
 
+/* 64 bytes: the maximum test_callbacks sets. */
+static const char longest[] =
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+static const char *const longest_msg = longest;
+
 static void test_callbacks(Fixture *f, gconstpointer data)
 {
 	struct gateway g;
@@ -568,6 +596,11 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	pump_forward(f->ctx, g.text, g.a, lines, 1);
 	expect_frames(g.raw_a, lines, 1);
 	g_assert_cmpuint(cb.in_mlen, ==, 64);
+	/* A message of exactly the maximum goes through. */
+	ipc_test_write_all(g.peer, longest, sizeof(longest) - 1);
+	ipc_test_write_all(g.peer, "\n", 1);
+	pump_forward(f->ctx, g.text, g.a, &longest_msg, 1);
+	expect_frames(g.raw_a, &longest_msg, 1);
 
 	/* IPC to text. */
 	send_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
@@ -755,6 +788,7 @@ int main(int argc, char **argv)
 #define ADD(path, data, func) \
 	g_test_add(path, Fixture, data, ipc_test_setup, func, ipc_test_teardown)
 	ADD("/ipc/switch/relay", NULL, test_relay);
+	ADD("/ipc/switch/held-message", NULL, test_held_message);
 	ADD("/ipc/switch/preview", NULL, test_preview);
 	ADD("/ipc/switch/close-one-side", NULL, test_close_one_side);
 	ADD("/ipc/switch/disconnect-a", NULL, test_disconnect);
