@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -441,6 +442,70 @@ static void test_second_instance(struct ipc_test_fixture *f,
 	assert_service_works(f->ctx, fd, NAME);
 }
 
+/* Processes that start and stop NAME at once, and how often each must
+ * get it. */
+#define RACERS 4
+#define RACE_WINS 300
+
+/* Shared by the racers (an anonymous shared mapping). */
+struct race {
+	gint owners;	/* instances holding NAME right now */
+	gint wins;	/* successful ipc_service_init() calls in all */
+	gint tries;	/* ipc_service_init() calls in all */
+};
+
+/* In a child: start NAME, hold it a moment, stop it, until it got it
+ * RACE_WINS times.  Whoever gets it must be alone with it. */
+static void racer_child(void *arg)
+{
+	struct race *race = arg;
+	void *ctx = NULL;
+	int fd, ret;
+
+	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
+	for (int won = 0; won < RACE_WINS;) {
+		fd = -1;
+		ret = ipc_service_init(ctx, &fd, NAME, strlen(NAME));
+		g_atomic_int_inc(&race->tries);
+		if (ret == -EADDRINUSE)
+			continue;
+		g_assert_cmpint(ret, ==, 0);
+		g_assert_cmpint(g_atomic_int_add(&race->owners, 1), ==, 0);
+		g_atomic_int_inc(&race->wins);
+		g_usleep(50);
+		g_atomic_int_add(&race->owners, -1);
+		g_assert_cmpint(ipc_close_fd(ctx, fd), ==, 0);
+		won++;
+	}
+	ipc_context_deinit(&ctx);
+}
+
+/*
+ * Instances starting while another stops: one that opened the lock file
+ * just before the stopping one removed it must not take the name, as a
+ * lock on a removed file excludes nobody who comes later.
+ */
+static void test_instances_race(struct ipc_test_fixture *f,
+				gconstpointer data)
+{
+	struct race *race;
+	pid_t pids[RACERS];
+
+	(void)data;
+	race = mmap(NULL, sizeof(*race), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	g_assert_true(race != MAP_FAILED);
+	for (int i = 0; i < RACERS; i++)
+		pids[i] = ipc_test_fork(racer_child, race);
+	for (int i = 0; i < RACERS; i++)
+		ipc_test_reap(pids[i]);
+	g_test_message("%d of %d tries took the name", race->wins,
+		       race->tries);
+	g_assert_cmpint(race->wins, ==, RACERS * RACE_WINS);
+	g_assert_cmpuint(count_entries(f->rundir), ==, 0);
+	g_assert_no_errno(munmap(race, sizeof(*race)));
+}
+
 enum stale_kind { STALE_EXITED, STALE_KILLED };
 
 /* The dying child's context: global, so that valgrind sees it still
@@ -755,6 +820,7 @@ int main(int argc, char **argv)
 	    GINT_TO_POINTER(SECOND_CONTEXT));
 	ADD("second-instance/same-context", test_second_instance,
 	    GINT_TO_POINTER(SECOND_SAME_CONTEXT));
+	ADD("instances-race", test_instances_race, NULL);
 	ADD("stale-socket/exited", test_stale_socket,
 	    GINT_TO_POINTER(STALE_EXITED));
 	ADD("stale-socket/killed", test_stale_socket,
