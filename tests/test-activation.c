@@ -318,6 +318,41 @@ static void child_malformed(void *arg)
 }
 
 /*
+ * LISTEN_FDS up to 4096 is believed, more is taken for a broken
+ * environment: nothing passed.  One listener is on fd 3 either way.
+ */
+static void listen_fds_child(const char *count, gboolean adopted)
+{
+	static const enum passed_kind kinds[] = { PASS_LISTENER };
+	static const char *const paths[] = { "passed" };
+	void *ctx = NULL;
+	int svc;
+
+	pass(kinds, paths, 1, "echo", 0);
+	g_setenv("LISTEN_FDS", count, TRUE);
+	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
+	svc = service_init(ctx, "echo");
+	g_assert_cmpint(svc, >=, 0);
+	assert_unset();
+	if (adopted)
+		assert_same_socket(svc, FIRST_FD);
+	g_assert_true(exists("echo") == !adopted);
+	ipc_context_deinit(&ctx);
+}
+
+static void child_most_fds(void *arg)
+{
+	(void)arg;
+	listen_fds_child("4096", TRUE);
+}
+
+static void child_too_many_fds(void *arg)
+{
+	(void)arg;
+	listen_fds_child("4097", FALSE);
+}
+
+/*
  * A child of a process that read the variables adopts nothing, even for
  * a name its parent was passed and has not adopted.
  */
@@ -506,6 +541,10 @@ int main(int argc, char **argv)
 		     (gconstpointer)child_other_pid);
 	IPC_TEST_ADD("/ipc/activation/malformed", test_child,
 		     (gconstpointer)child_malformed);
+	IPC_TEST_ADD("/ipc/activation/most-fds", test_child,
+		     (gconstpointer)child_most_fds);
+	IPC_TEST_ADD("/ipc/activation/too-many-fds", test_child,
+		     (gconstpointer)child_too_many_fds);
 	IPC_TEST_ADD("/ipc/activation/fork", test_child,
 		     (gconstpointer)child_forked);
 	IPC_TEST_ADD("/ipc/activation/systemd/echo", test_systemd_echo,
