@@ -566,10 +566,12 @@ static void test_disconnect(Fixture *f, gconstpointer data)
 static const char *const lines[] = { "hello", "world", "", "last line" };
 static const char *const frames[] = { "ping", "", "pong pong" };
 
-/* 64 bytes: the maximum test_callbacks sets. */
-static const char longest[] =
-	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-static const char *const longest_msg = longest;
+/* The maximum message size test_callbacks lowers to, and a message of
+ * exactly that size. */
+#define LOWERED_MAX 64
+static const char *const longest[] = {
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+};
 
 static void test_callbacks(Fixture *f, gconstpointer data)
 {
@@ -591,16 +593,18 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 
 	/* A lowered maximum is the size the callback is offered from then
 	 * on, though the buffer behind it is still the larger one. */
-	g_assert_cmpint(ipc_context_max_message_size(f->ctx, 64), ==, 0);
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx, LOWERED_MAX),
+			==, 0);
 	ipc_test_write_all(g.peer, "hello\n", 6);
 	pump_forward(f->ctx, g.text, g.a, lines, 1);
 	expect_frames(g.raw_a, lines, 1);
-	g_assert_cmpuint(cb.in_mlen, ==, 64);
+	g_assert_cmpuint(cb.in_mlen, ==, LOWERED_MAX);
 	/* A message of exactly the maximum goes through. */
-	ipc_test_write_all(g.peer, longest, sizeof(longest) - 1);
+	g_assert_cmpuint(strlen(longest[0]), ==, LOWERED_MAX);
+	ipc_test_write_all(g.peer, longest[0], LOWERED_MAX);
 	ipc_test_write_all(g.peer, "\n", 1);
-	pump_forward(f->ctx, g.text, g.a, &longest_msg, 1);
-	expect_frames(g.raw_a, &longest_msg, 1);
+	pump_forward(f->ctx, g.text, g.a, longest, 1);
+	expect_frames(g.raw_a, longest, 1);
 
 	/* IPC to text. */
 	send_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
