@@ -53,11 +53,21 @@ extern "C" {
 /** Default largest payload a context sends or accepts: 16 MiB. */
 #define IPC_MAX_MESSAGE_SIZE_DEFAULT (16u * 1024 * 1024)
 
-/** Default queued bytes per connection above which it is not read. */
+/**
+ * Default queued bytes per switched fd above which the other side of its
+ * switch is not read.
+ */
 #define IPC_QUEUE_HIGH_WATER_DEFAULT (4u * 1024 * 1024)
 
 /** Default queued bytes per connection above which ipc_schedule() refuses. */
 #define IPC_QUEUE_MAX_DEFAULT (64u * 1024 * 1024)
+
+/**
+ * Milliseconds a switched fd whose other side is gone may go without
+ * writing any of what is still queued for it; then it is closed and what
+ * is left is dropped (see ipc_add_switch()).
+ */
+#define IPC_LINGER_MS 5000
 
 /** Run directory used when $IPC_RUNDIR is not set. */
 #define IPC_RUNDIR_DEFAULT "/tmp/.libipc-run"
@@ -145,19 +155,26 @@ int ipc_context_max_message_size(void *ctx, size_t size);
 /**
  * @brief Bound what is queued for each connection (backpressure).
  *
- * While more than @p high_water bytes wait in a connection's outgoing
- * queue, the library reads nothing more from that connection (nor from
- * the other side of its switch, for a switched fd): a peer that sends
- * without reading the answers cannot grow the context's memory, and
- * nothing is dropped.  Reading resumes once the queue is back at or below
- * @p high_water.  Messages already read are still delivered.
- * ipc_schedule() refuses a message that would take a queue above @p max
- * with -ENOBUFS and queues nothing, so the caller decides what to do.
+ * A connection is always read, whatever is queued for it: its peer may be
+ * a libipc program too, and two programs that each stopped reading while
+ * their own queue was long would wait for each other for good.  What is
+ * queued for a connection is bounded by @p max instead: ipc_schedule()
+ * refuses a message that would take the queue above @p max with -ENOBUFS
+ * and queues nothing, so the caller decides what to do (wait for
+ * MESSAGE_TX events and try again, drop the message, or close a peer that
+ * does not read).  A peer that never reads costs at most @p max bytes.
+ *
+ * A switch (ipc_add_switch()) has no caller to refuse: while more than
+ * @p high_water bytes wait in a switched fd's queue, the other side of
+ * its switch is not read, and reading resumes once the queue is back at
+ * or below @p high_water.  Nothing is dropped.
+ *
  * The defaults are #IPC_QUEUE_HIGH_WATER_DEFAULT and
  * #IPC_QUEUE_MAX_DEFAULT.
  *
  * @param[in] ctx         The context.
- * @param[in] high_water  Queued bytes above which a connection is not read.
+ * @param[in] high_water  Queued bytes of a switched fd above which the
+ *                        other side of its switch is not read.
  * @param[in] max         Queued bytes above which ipc_schedule() refuses.
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL, @p high_water is 0 or @p max is below
@@ -544,7 +561,12 @@ int ipc_add_external(void *ctx, int newfd);
  * callbacks both sides speak the libipc wire format.  Both fds are made
  * non-blocking.  When either side goes away or a callback fails, both are
  * closed, each with its DISCONNECTION event; messages already forwarded
- * to the surviving side are written to it first.
+ * to the surviving side are written to it first, for as long as it keeps
+ * taking them: a side that goes #IPC_LINGER_MS without taking a byte is
+ * closed with the rest dropped, so a relay whose one side is gone frees
+ * both within that time of the other's last read.  While more than the
+ * high-water mark of ipc_context_queue_limits() waits to be written to
+ * one side, the other is not read.
  *
  * @param[in] ctx  The context.
  * @param[in] fd1  A connection or external fd of the context.

@@ -151,6 +151,8 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 		ipc__switch_unlink(ctx, c, false);
 	if (c->flags & IPC_F_PAUSED)
 		ctx->paused--;
+	if (c->flags & IPC_F_CLOSING)
+		ctx->lingering--;
 	if (ctx->held == slot)
 		ctx->held = IPC_NONE;
 	/* A user's external fd may have duplicates that stay open. */

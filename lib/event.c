@@ -116,8 +116,11 @@ static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
 	for (;;) {
 		if (c->tx_pending)
 			return report_tx(ctx, c, ev);
-		if (c->revents & IPC_EV_OUT) {
-			c->revents &= (uint8_t)~IPC_EV_OUT;
+		/* A closing side's hang-up: the write tells whether the
+		 * peer still takes bytes. */
+		if ((c->revents & IPC_EV_OUT) ||
+		    ((c->flags & IPC_F_CLOSING) && (c->revents & IPC_EV_HUP))) {
+			c->revents &= (uint8_t)~(IPC_EV_OUT | IPC_EV_HUP);
 			ipc__flush(ctx, c);
 			continue;
 		}
@@ -186,14 +189,21 @@ static int step_held(struct ipc_ctx *ctx, struct ipc_event *ev)
 	return report_rx(ctx, c, ev, payload, len);
 }
 
+/* The sooner of two waits in ms, -1 standing for none. */
+static int sooner(int a, int b)
+{
+	return b >= 0 && (a < 0 || b < a) ? b : a;
+}
+
 static int wait_timeout(struct ipc_ctx *ctx, uint64_t now)
 {
 	int timeout = ipc__timer_timeout(ctx, now);
-	/* A listener may have been paused after @now was read. */
-	int retry = ctx->paused ? ipc__accept_retry(ctx, ipc__now()) : -1;
 
-	if (retry >= 0 && (timeout < 0 || retry < timeout))
-		timeout = retry;
+	/* A listener may have been paused after @now was read. */
+	if (ctx->paused)
+		timeout = sooner(timeout, ipc__accept_retry(ctx, ipc__now()));
+	if (ctx->lingering)
+		timeout = sooner(timeout, ipc__linger_expire(ctx, now));
 	return timeout;
 }
 
@@ -231,11 +241,14 @@ static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev)
 	if (ctx->held != IPC_NONE && (ret = step_held(ctx, ev)) != 0)
 		return ret;
 	for (;;) {
-		now = ctx->timer_ms > 0 || ctx->paused ? ipc__now() : 0;
+		now = ctx->timer_ms > 0 || ctx->paused || ctx->lingering ?
+		      ipc__now() : 0;
 		if (ctx->timer_ms > 0 && ipc__timer_fire(ctx, now)) {
 			ev->type = TIMER;
 			return 1;
 		}
+		if (ctx->lingering)
+			ipc__linger_expire(ctx, now);
 		while ((slot = next_slot(ctx)) != IPC_NONE) {
 			ret = step(ctx, slot, ev);
 			if (ret == 0)

@@ -51,6 +51,12 @@
 #define IPC_WIDE_SNDBUF (2 * 1024 * 1024)
 /* How long a listener stays paused after accept ran out of fds. */
 #define IPC_ACCEPT_RETRY_NS (100 * 1000 * 1000ull)
+/*
+ * How long a switch side whose peer is gone may go without writing
+ * anything of what is still queued for it before it is dropped
+ * (IPC_LINGER_MS in libipc.h).
+ */
+#define IPC_LINGER_NS ((uint64_t)IPC_LINGER_MS * 1000 * 1000)
 
 enum ipc_kind {
 	IPC_KIND_FREE = 0,
@@ -126,6 +132,7 @@ struct ipc_conn {
 	ipc_cb_in cb_in;
 	ipc_cb_out cb_out;
 	struct ipc_service *service;
+	uint64_t linger_until;	/* IPC_F_CLOSING: dropped when reached */
 };
 
 struct ipc_event {
@@ -161,6 +168,9 @@ struct ipc_ctx {
 
 	int timer_ms;
 	uint64_t timer_next;	/* monotonic ns */
+
+	uint32_t lingering;	/* slots with IPC_F_CLOSING */
+	uint64_t linger_next;	/* no closing slot is due before this */
 
 	size_t max_message;
 	size_t queue_high;	/* stop reading above this many queued bytes */
@@ -299,6 +309,7 @@ IPC_HIDDEN int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
 				  struct ipc_event *ev);
 IPC_HIDDEN int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN void ipc__flush_dirty(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__out_drop(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN bool ipc__may_read(const struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len);
@@ -342,6 +353,10 @@ IPC_HIDDEN int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
 				struct ipc_event *ev);
 IPC_HIDDEN void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
 				   bool close_peer);
+/* A closing side wrote something: its linger starts again. */
+IPC_HIDDEN void ipc__linger_progress(struct ipc_conn *c);
+/* Drops the closing sides due at @now; ms until the next one, or -1. */
+IPC_HIDDEN int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now);
 
 /* event.c */
 IPC_HIDDEN int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,

@@ -113,6 +113,8 @@ static int write_out(struct ipc_ctx *ctx, struct ipc_conn *c)
 			break;
 		}
 		c->out_sent += (size_t)n;
+		if (c->flags & IPC_F_CLOSING)
+			ipc__linger_progress(c);
 		if ((size_t)n < pending) {
 			ret = -EAGAIN;
 			break;
@@ -131,9 +133,15 @@ static int write_out(struct ipc_ctx *ctx, struct ipc_conn *c)
  */
 static void write_failed(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
+	ipc__out_drop(ctx, c);
+	c->flags |= IPC_F_BROKEN;
+}
+
+/* Forgets what is queued for c: it will never be written. */
+void ipc__out_drop(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
 	c->out_sent = 0;
 	ipc__buf_drop(ctx, &c->out);
-	c->flags |= IPC_F_BROKEN;
 }
 
 static void set_pollout(struct ipc_ctx *ctx, struct ipc_conn *c, bool on)
@@ -150,11 +158,15 @@ static size_t out_queued(const struct ipc_conn *c)
 	return c->out.len - c->out.off - c->out_sent;
 }
 
-/* Whether c must not be read: its queue, or its switch peer's, is full. */
+/*
+ * Whether c must not be read: it is switched and what it would forward is
+ * still queued above the mark on the other side.  A connection is never
+ * paused for its own queue: its peer may be a libipc program that pauses
+ * by the same rule, and two such peers would wait for each other for good.
+ * A direct connection's queue is bounded by ipc_schedule()'s -ENOBUFS.
+ */
 static bool throttled(struct ipc_ctx *ctx, const struct ipc_conn *c)
 {
-	if (out_queued(c) > ctx->queue_high)
-		return true;
 	return (c->flags & IPC_F_SWITCHED) &&
 	       out_queued(&ctx->conns[c->peer]) > ctx->queue_high;
 }
@@ -170,26 +182,25 @@ static void throttle_set(struct ipc_ctx *ctx, struct ipc_conn *c)
 }
 
 /*
- * Backpressure: after c's queue changed, c and the other side of its
- * switch are read only while no queue between them is over the mark.
+ * Backpressure: after c's queue changed (or c was switched or unlinked),
+ * the connection whose reading fills that queue, c's switch peer, is read
+ * only while the queue is at or below the mark.
  */
 void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
-	struct ipc_conn *p = c->flags & IPC_F_SWITCHED ? &ctx->conns[c->peer]
-							: c;
+	struct ipc_conn *reader = c->flags & IPC_F_SWITCHED ?
+				  &ctx->conns[c->peer] : c;
 
-	/* The common case: nothing throttled, no queue over the mark. */
-	if (!((c->flags | p->flags) & IPC_F_THROTTLED) &&
-	    out_queued(c) <= ctx->queue_high && out_queued(p) <= ctx->queue_high)
+	/* The common case: nothing throttled, the queue under the mark. */
+	if (!(reader->flags & IPC_F_THROTTLED) &&
+	    (reader == c || out_queued(c) <= ctx->queue_high))
 		return;
-	throttle_set(ctx, c);
-	if (p != c)
-		throttle_set(ctx, p);
+	throttle_set(ctx, reader);
 }
 
 /*
  * Whether to read now: readiness was reported (or a failed write asks to
- * read what is left) and no queue is full.  A hang-up is read even then:
+ * read what is left) and c is not throttled.  A hang-up is read even then:
  * what is left in the socket is all there will ever be.
  */
 bool ipc__may_read(const struct ipc_conn *c)

@@ -86,6 +86,7 @@ IPC_EXPORT int ipc_add_switch(void *ctx_, int fd1, int fd2)
 	ipc__ready_push(ctx, a->peer);
 	ipc__ready_push(ctx, b->peer);
 	ipc__throttle_check(ctx, a);
+	ipc__throttle_check(ctx, b);
 	return 0;
 }
 
@@ -106,12 +107,56 @@ IPC_EXPORT int ipc_set_switch_callbacks(void *ctx_, int fd, ipc_cb_in in,
 	return 0;
 }
 
-/* c stops reading, writes what is queued, then reports DISCONNECTION. */
+/*
+ * c stops reading, writes what is queued, then reports DISCONNECTION; a
+ * peer that stops reading it has IPC_LINGER_NS to change its mind.
+ */
 static void close_later(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
-	c->flags |= IPC_F_CLOSING;
+	if (!(c->flags & IPC_F_CLOSING)) {
+		c->flags |= IPC_F_CLOSING;
+		ctx->lingering++;
+		ipc__linger_progress(c);
+		if (ctx->lingering == 1 || c->linger_until < ctx->linger_next)
+			ctx->linger_next = c->linger_until;
+	}
 	ipc__conn_watch(ctx, c);
 	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+}
+
+void ipc__linger_progress(struct ipc_conn *c)
+{
+	c->linger_until = ipc__now() + IPC_LINGER_NS;
+}
+
+static int ms_until(uint64_t when, uint64_t now)
+{
+	return when <= now ? 0 : (int)((when - now + 999999) / 1000000);
+}
+
+int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	uint32_t slot;
+
+	if (!ctx->lingering)
+		return -1;
+	if (now < ctx->linger_next)
+		return ms_until(ctx->linger_next, now);
+	for (slot = 0; slot < ctx->nslots; slot++) {
+		struct ipc_conn *c = &ctx->conns[slot];
+
+		if (c->kind == IPC_KIND_FREE || !(c->flags & IPC_F_CLOSING))
+			continue;
+		if (c->linger_until <= now) {
+			ipc__out_drop(ctx, c);
+			ipc__ready_push(ctx, slot);
+		} else if (c->linger_until < next) {
+			next = c->linger_until;
+		}
+	}
+	ctx->linger_next = next;
+	return next == UINT64_MAX ? -1 : ms_until(next, now);
 }
 
 void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,

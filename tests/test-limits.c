@@ -254,55 +254,94 @@ static void drain(struct writer *w, struct reader *r, guint count)
 struct flood {
 	size_t high, max;	/* limits, 0 for the defaults */
 	size_t size;		/* payload size of each message */
-	guint count;		/* messages sent, each echoed */
+	guint count;		/* messages sent; each echoed unless refused */
 };
 
-/* Child: writes without reading until it stalls, then reads every echo
- * while writing the rest. */
+/* Tells the test how many replies the flooding child read. */
+static int flood_result[2];
+
+/*
+ * Checks and counts the replies in @r->in: numbered messages of @size
+ * bytes, in increasing order, some missing (refused with -ENOBUFS).
+ */
+static void replies_check(GByteArray *in, size_t size, guint *next,
+			  guint *count)
+{
+	while (in->len >= 4) {
+		guint32 len, seq;
+
+		memcpy(&len, in->data, 4);
+		len = GUINT32_FROM_BE(len);
+		if (in->len < 4 + len)
+			break;
+		g_assert_cmpuint(len, ==, size);
+		memcpy(&seq, in->data + 4, 4);
+		seq = GUINT32_FROM_BE(seq);
+		g_assert_cmpuint(seq, >=, *next);
+		ipc_test_assert_numbered(in->data + 4, len, size, seq);
+		*next = seq + 1;
+		(*count)++;
+		g_byte_array_remove_range(in, 0, 4 + len);
+	}
+}
+
+/*
+ * Child: writes every request without reading a reply (the service must
+ * keep reading it, or this never ends), then reads the replies until the
+ * service closes, and tells the test how many came.
+ */
 static void flood_child(void *arg)
 {
 	const struct flood *plan = arg;
 	int fd = ipc_test_raw_connect(NAME);
-	size_t high = plan->high ? plan->high : IPC_QUEUE_HIGH_WATER_DEFAULT;
+	GByteArray *in = g_byte_array_new();
+	guint8 buf[64 * 1024];
+	guint next = 0, count = 0;
 	struct writer w;
-	struct reader r;
+	ssize_t n;
 
+	close(flood_result[0]);
 	writer_init(&w, fd, plan->size, plan->count);
-	reader_init(&r, fd, plan->size);
-	writer_until_stall(&w, stall_bound(fd, high));
-	drain(&w, &r, plan->count);
-	g_assert_true(writer_done(&w));
+	while (!writer_push(&w, G_MAXUINT64))
+		wait_either(-1, fd, TRUE);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		g_byte_array_append(in, buf, (guint)n);
+		replies_check(in, plan->size, &next, &count);
+	}
+	g_assert_no_errno(n);
+	g_assert_cmpuint(in->len, ==, 0);
+	ipc_test_write_all(flood_result[1], &count, sizeof(count));
 	close(fd);
 	g_byte_array_unref(w.frame);
-	g_byte_array_unref(r.in);
+	g_byte_array_unref(in);
 }
 
 /*
- * A peer sends requests to an echo service without reading the replies:
- * its writes stall after a bounded number of bytes (the service stopped
- * reading it), the echoes never take the queue to its maximum (ipc_schedule
- * never says -ENOBUFS), and once it reads, every reply arrives in order.
+ * A peer sends requests to an echo service without reading the replies.
+ * The service never stops reading it (a pause would make two libipc peers
+ * doing the same wait for each other), and its queue for the peer stays
+ * bounded: replies beyond the queue's maximum are refused with -ENOBUFS.
+ * Every accepted reply reaches the peer once, in order, intact.
  */
 static void test_backpressure(Fixture *f, gconstpointer data)
 {
 	const struct flood *plan = data;
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-	int svc;
-	guint rx = 0, tx = 0;
+	guint rx = 0, tx = 0, refused = 0, read_back = 0;
 	size_t index;
-	int conn;
+	int svc, conn, ret;
 	pid_t pid;
 
 	if (plan->high)
 		g_assert_cmpint(ipc_context_queue_limits(f->ctx, plan->high,
 							 plan->max), ==, 0);
+	ipc_test_pipe(flood_result);
 	svc = ipc_test_service_init(f->ctx, NAME);
 	pid = ipc_test_fork(flood_child, (void *)plan);
+	close(flood_result[1]);
 	conn = ipc_test_accept(f->ctx, svc, &index);
-	for (;;) {
+	while (rx < plan->count || tx < rx - refused) {
 		ipc_test_next_event(f->ctx, &ev);
-		if (ev.type == DISCONNECTION)
-			break;
 		g_assert_cmpint(ev.fd, ==, conn);
 		if (ev.type == MESSAGE_TX) {
 			tx++;
@@ -310,21 +349,28 @@ static void test_backpressure(Fixture *f, gconstpointer data)
 		}
 		ipc_test_assert_message(&ev, index, conn, ev.data, ev.len);
 		ipc_test_assert_numbered(ev.data, ev.len, plan->size, rx++);
-		g_assert_cmpint(ipc_schedule(f->ctx, conn, ev.data, ev.len), ==,
-				0);
+		ret = ipc_schedule(f->ctx, conn, ev.data, ev.len);
+		if (ret == -ENOBUFS)
+			refused++;
+		else
+			g_assert_cmpint(ret, ==, 0);
 	}
-	g_assert_cmpint(ev.fd, ==, conn);
-	g_assert_cmpuint(rx, ==, plan->count);
-	g_assert_cmpuint(tx, ==, plan->count);
+	g_test_message("%u requests, %u replies refused with -ENOBUFS",
+		       rx, refused);
+	g_assert_cmpuint(refused, >, 0);
+	g_assert_cmpint(ipc_close_fd(f->ctx, conn), ==, 0);
+	ipc_test_read_all(flood_result[0], &read_back, sizeof(read_back));
+	close(flood_result[0]);
+	g_assert_cmpuint(read_back, ==, tx);
 	ipc_test_reap(pid);
 }
 
-/* 8,192 x 1 KiB = 8 MiB, far beyond the bound (about 1 MiB here). */
+/* 8,192 x 1 KiB = 8 MiB, 32 times the maximum. */
 static const struct flood flood_small = {
 	SMALL_HIGH, SMALL_MAX, 1024, 8192
 };
-/* The defaults: 4 MiB high-water, so 24 MiB (bound about 5 MiB). */
-static const struct flood flood_default = { 0, 0, 16 * 1024, 1536 };
+/* The defaults: 64 MiB maximum, so 1,536 x 64 KiB = 96 MiB. */
+static const struct flood flood_default = { 0, 0, 64 * 1024, 1536 };
 
 /* ------------------------------------------------------------------ */
 /* -ENOBUFS                                                             */

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct ipc_test_fixture Fixture;
@@ -232,10 +233,13 @@ static void relay_run(Fixture *f, const struct scenario *s)
 	int svc, up, down, gone = 0;
 	pid_t client;
 
+	/* Both sides send at once: switched before the relay's first wait
+	 * after the connection to the service, nothing reaches the relay
+	 * itself. */
 	svc = ipc_test_service_init(f->ctx, RELAY);
-	up = ipc_test_connect(f->ctx, SERVICE);
 	client = ipc_test_fork(client_child, (void *)s);
 	down = ipc_test_accept(f->ctx, svc, NULL);
+	up = ipc_test_connect(f->ctx, SERVICE);
 	g_assert_cmpint(ipc_add_switch(f->ctx, down, up), ==, 0);
 	while (gone < 2) {
 		ipc_test_next_event(f->ctx, &ev);
@@ -265,6 +269,73 @@ static void test_pipeline(Fixture *f, gconstpointer data)
 	ipc_test_reap(service);
 }
 
+/* ------------------------------------------------------------------ */
+/* A relay whose one side left while the other reads nothing            */
+/* ------------------------------------------------------------------ */
+
+#define FLOOD_FRAMES 64
+#define FLOOD_SIZE (64 * 1024)
+
+/* Child: sends frames to the relay, reads nothing, and leaves. */
+static void flood_then_close(void *arg)
+{
+	g_autofree char *payload = g_malloc(FLOOD_SIZE);
+	int fd = ipc_test_raw_connect(RELAY);
+	guint i;
+
+	(void)arg;
+	for (i = 0; i < FLOOD_FRAMES; i++) {
+		ipc_test_fill_numbered(payload, FLOOD_SIZE, i);
+		ipc_test_write_frame(fd, payload, FLOOD_SIZE);
+	}
+	close(fd);
+}
+
+/*
+ * Side A sends 4 MiB for side B, which never reads, and leaves: what the
+ * relay holds for B goes after IPC_LINGER_MS without progress, and both
+ * sides are closed (each DISCONNECTION, fds back at teardown).
+ */
+static void test_linger(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	int svc, a, pair[2], b_fd = -1, gone = 0;
+	gint64 start, a_gone = 0;
+	pid_t pid;
+
+	(void)data;
+	svc = ipc_test_service_init(f->ctx, RELAY);
+	g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				     pair));
+	g_assert_cmpint(ipc_add_external(f->ctx, pair[0]), ==, 0);
+	pid = ipc_test_fork(flood_then_close, NULL);
+	a = ipc_test_accept(f->ctx, svc, NULL);
+	g_assert_cmpint(ipc_add_switch(f->ctx, a, pair[0]), ==, 0);
+	start = g_get_monotonic_time();
+	while (gone < 2) {
+		ipc_test_next_event(f->ctx, &ev);
+		if (ev.type == SWITCH_RX || ev.type == SWITCH_TX)
+			continue;
+		g_assert_cmpint(ev.type, ==, DISCONNECTION);
+		if (ev.fd == a)
+			a_gone = g_get_monotonic_time();
+		else
+			b_fd = ev.fd;
+		gone++;
+	}
+	g_assert_cmpint(b_fd, ==, pair[0]);
+	g_assert_cmpint(a_gone, >, 0);
+	g_test_message("A left after %" G_GINT64_FORMAT " ms, B was dropped "
+		       "%" G_GINT64_FORMAT " ms later (IPC_LINGER_MS %d), "
+		       "%d bytes unread in B's socket",
+		       (a_gone - start) / 1000,
+		       (g_get_monotonic_time() - a_gone) / 1000, IPC_LINGER_MS,
+		       ipc_test_pending_bytes(pair[1]));
+	ipc_test_assert_fd_closed(pair[0]);
+	close(pair[1]);
+	ipc_test_reap(pid);
+}
+
 static const struct scenario echo_large = { LARGE, FALSE, FALSE };
 static const struct scenario echo_small = { SMALL, FALSE, FALSE };
 static const struct scenario both_large = { LARGE, TRUE, FALSE };
@@ -286,5 +357,6 @@ int main(int argc, char **argv)
 		     &switch_small);
 	IPC_TEST_ADD("/ipc/pipeline/switch/echo", test_pipeline,
 		     &switch_echo);
+	IPC_TEST_ADD("/ipc/pipeline/switch/linger", test_linger, NULL);
 	return g_test_run();
 }
