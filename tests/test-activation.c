@@ -252,6 +252,37 @@ static void test_unnamed(Fixture *f, gconstpointer data)
 	ipc_test_expect_leftover(f, "passed");
 }
 
+/*
+ * The same context adopts the passed fd again after closing its service:
+ * the closed duplicate left the epoll set although the passed fd keeps
+ * the socket open, and a client waiting meanwhile is served.
+ */
+static void child_readopt(void *arg)
+{
+	static const enum passed_kind kinds[] = { PASS_LISTENER };
+	static const char *const paths[] = { "passed" };
+	void *ctx = NULL;
+	int svc, i;
+
+	(void)arg;
+	pass(kinds, paths, 1, NULL, 0);
+	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
+	for (i = 0; i < 3; i++) {
+		svc = service_init(ctx, "echo");
+		g_assert_cmpint(svc, >=, 0);
+		assert_serves(ctx, svc, "passed");
+		g_assert_cmpint(ipc_close_fd(ctx, svc), ==, 0);
+	}
+	ipc_context_deinit(&ctx);
+}
+
+static void test_readopt(Fixture *f, gconstpointer data)
+{
+	(void)data;
+	ipc_test_reap(ipc_test_fork(child_readopt, NULL));
+	ipc_test_expect_leftover(f, "passed");
+}
+
 /* An fd named after the service that is not a listening Unix stream. */
 struct wrong {
 	enum passed_kind kind;
@@ -532,6 +563,7 @@ int main(int argc, char **argv)
 	ipc_test_init(&argc, &argv);
 	IPC_TEST_ADD("/ipc/activation/named", test_named, NULL);
 	IPC_TEST_ADD("/ipc/activation/unnamed", test_unnamed, NULL);
+	IPC_TEST_ADD("/ipc/activation/readopt", test_readopt, NULL);
 	IPC_TEST_ADD("/ipc/activation/wrong/datagram", test_wrong, &dgram);
 	IPC_TEST_ADD("/ipc/activation/wrong/not-listening", test_wrong,
 		     &unlistened);
