@@ -73,12 +73,14 @@ int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
 	return control(ctx, EPOLL_CTL_MOD, fd, slot, events);
 }
 
-/* Closing the last reference to a file removes it from the epoll set. */
-void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot,
-		      bool closing)
+/*
+ * Always before close(): epoll watches the open file, and a close drops
+ * the registration only when no other fd (a dup, a forked child's copy,
+ * the passed fd of socket activation) refers to that file.
+ */
+void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot)
 {
-	if (!closing)
-		control(ctx, EPOLL_CTL_DEL, fd, slot, 0);
+	control(ctx, EPOLL_CTL_DEL, fd, slot, 0);
 }
 
 static uint8_t ready_bits(uint32_t events)

@@ -111,14 +111,12 @@ int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
 	return 0;
 }
 
-void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot,
-		      bool closing)
+void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot)
 {
 	struct backend *b = ctx->backend;
 	uint32_t i = b->where[slot];
 
 	(void)fd;
-	(void)closing;
 	b->n--;
 	b->pfds[i] = b->pfds[b->n];
 	b->slots[i] = b->slots[b->n];

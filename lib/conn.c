@@ -155,8 +155,7 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 		ctx->lingering--;
 	if (ctx->held == slot)
 		ctx->held = IPC_NONE;
-	/* A user's external fd may have duplicates that stay open. */
-	ipc__backend_del(ctx, c->fd, slot, c->kind != IPC_KIND_EXTERNAL);
+	ipc__backend_del(ctx, c->fd, slot);
 	if (c->service) {
 		ipc__service_remove(c->service);
 		c->service = NULL;

@@ -374,9 +374,8 @@ IPC_HIDDEN int ipc__backend_add(struct ipc_ctx *ctx, int fd, uint32_t slot,
 				unsigned int events);
 IPC_HIDDEN int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
 				unsigned int events);
-/* @closing: the fd is about to be closed, and is ours alone (no dup). */
-IPC_HIDDEN void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot,
-				 bool closing);
+/* Before every close(): the fd's file may stay open elsewhere. */
+IPC_HIDDEN void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot);
 /* Waits; marks and queues the ready slots; returns 0 or -errno. */
 IPC_HIDDEN int ipc__backend_wait(struct ipc_ctx *ctx, int timeout_ms);
 
