@@ -454,6 +454,8 @@ int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
  *                   connection, @p *buflen is the size needed, and the
  *                   message is kept for the next call, which returns it
  *                   first.
+ * @retval -EBUSY    Called from a switch callback, inside the loop
+ *                   (see ipc_set_switch_callbacks()).
  * @retval -EINTR    A signal interrupted the wait; no event is lost.
  * @retval -ENOENT   The context holds no fd and no timer: nothing can
  *                   ever happen.
@@ -600,6 +602,15 @@ int ipc_add_switch(void *ctx, int fd1, int fd2);
  *
  * NULL keeps (or restores) the library's default for that direction.  The
  * callbacks may be set before or after ipc_add_switch().
+ *
+ * The callbacks run inside ipc_wait_event() and may call any function of
+ * the library on the context, with these differences while one runs:
+ * ipc_close_fd(), ipc_close() and ipc_close_all() return 0 and close when
+ * the callback has returned (so the fd a callback was given stays valid
+ * until then, whichever fd it closed); ipc_wait_event() returns -EBUSY;
+ * ipc_context_deinit() does nothing.  Connections a callback opens are
+ * served as usual.  An input callback that closed its own fd and returns
+ * CB_FD_CLOSING gets one DISCONNECTION for it, as without the close.
  *
  * @param[in] ctx  The context.
  * @param[in] fd   A connection or external fd of the context.

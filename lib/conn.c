@@ -147,6 +147,8 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 {
 	struct ipc_conn *c = &ctx->conns[slot];
 
+	if (c->kind == IPC_KIND_FREE)
+		return;
 	if (c->flags & IPC_F_SWITCHED)
 		ipc__switch_unlink(ctx, c, false);
 	if (c->flags & IPC_F_PAUSED)
@@ -173,6 +175,24 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 	/* A listener paused for want of fds may accept again. */
 	if (ctx->paused)
 		ctx->paused_until = 0;
+}
+
+/*
+ * A switch callback may close any connection, its own too, while the
+ * switch still uses both sides: the close waits until the callback has
+ * returned (IPC_F_CLOSE_ASKED, done by the connection's next step), so a
+ * slot is never freed, reused or freed twice under a running callback.
+ */
+void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	if (ctx->in_callback) {
+		c->flags |= IPC_F_CLOSE_ASKED;
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+		return;
+	}
+	if (c->out.len > c->out.off)
+		ipc__flush(ctx, c);
+	ipc__conn_free(ctx, ipc__slot_of(ctx, c));
 }
 
 struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx, size_t slot)

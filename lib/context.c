@@ -41,6 +41,10 @@ IPC_EXPORT void ipc_context_deinit(void **ptr)
 	if (!ptr || !*ptr)
 		return;
 	ctx = *ptr;
+	/* Freeing the context under a running callback is not possible:
+	 * documented as doing nothing. */
+	if (ctx->in_callback)
+		return;
 	ipc_close_all(ctx);
 	ipc__backend_fini(ctx);
 	ipc__pool_fini(ctx);
@@ -75,14 +79,6 @@ IPC_EXPORT int ipc_context_queue_limits(void *ctx_, size_t high_water,
 	return 0;
 }
 
-/* Gives queued frames one chance to leave, then closes. */
-static void conn_close(struct ipc_ctx *ctx, struct ipc_conn *c)
-{
-	if (c->out.len > c->out.off)
-		ipc__flush(ctx, c);
-	ipc__conn_free(ctx, ipc__slot_of(ctx, c));
-}
-
 IPC_EXPORT int ipc_close_fd(void *ctx_, int fd)
 {
 	struct ipc_ctx *ctx = ctx_;
@@ -93,7 +89,7 @@ IPC_EXPORT int ipc_close_fd(void *ctx_, int fd)
 	c = ipc__conn_by_fd(ctx, fd);
 	if (!c)
 		return -EBADF;
-	conn_close(ctx, c);
+	ipc__conn_close(ctx, c);
 	return 0;
 }
 
@@ -107,7 +103,7 @@ IPC_EXPORT int ipc_close(void *ctx_, size_t index)
 	c = ipc__conn_by_slot(ctx, index);
 	if (!c)
 		return -EBADF;
-	conn_close(ctx, c);
+	ipc__conn_close(ctx, c);
 	return 0;
 }
 
@@ -120,6 +116,6 @@ IPC_EXPORT int ipc_close_all(void *ctx_)
 		return -EINVAL;
 	for (slot = 0; slot < ctx->nslots; slot++)
 		if (ctx->conns[slot].kind != IPC_KIND_FREE)
-			conn_close(ctx, &ctx->conns[slot]);
+			ipc__conn_close(ctx, &ctx->conns[slot]);
 	return 0;
 }

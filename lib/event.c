@@ -107,13 +107,23 @@ static bool out_empty(const struct ipc_conn *c)
 	return c->out.len == c->out.off;
 }
 
-/* A connection that carries frames (or is switched through callbacks). */
-static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
+/*
+ * A connection that carries frames (or is switched through callbacks).
+ * A switch step may run callbacks that add connections, which may move
+ * the table: c is found again by its slot after each.
+ */
+static int step_stream(struct ipc_ctx *ctx, uint32_t slot,
 		       struct ipc_event *ev)
 {
+	struct ipc_conn *c;
 	int ret;
 
 	for (;;) {
+		c = &ctx->conns[slot];
+		if (c->flags & IPC_F_CLOSE_ASKED) {
+			ipc__conn_close(ctx, c);
+			return 0;
+		}
 		if (c->tx_pending)
 			return report_tx(ctx, c, ev);
 		/* A closing side's hang-up: the write tells whether the
@@ -129,6 +139,7 @@ static int step_stream(struct ipc_ctx *ctx, struct ipc_conn *c,
 		ret = step_frames(ctx, c, ev);
 		if (ret)
 			return ret;
+		c = &ctx->conns[slot];
 		if (ipc__may_read(c)) {
 			ret = step_direct(ctx, c, ev);
 			if (ret)
@@ -164,12 +175,16 @@ static int step(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 {
 	struct ipc_conn *c = &ctx->conns[slot];
 
+	if (c->flags & IPC_F_CLOSE_ASKED) {
+		ipc__conn_close(ctx, c);
+		return 0;
+	}
 	if (c->kind == IPC_KIND_SERVICE)
 		return ipc__accept(ctx, slot, ev);
 	if (c->kind == IPC_KIND_EXTERNAL &&
 	    !(c->flags & (IPC_F_SWITCHED | IPC_F_CLOSING)))
 		return step_external(ctx, c, ev);
-	return step_stream(ctx, c, ev);
+	return step_stream(ctx, slot, ev);
 }
 
 /* The message that did not fit last time comes first. */
@@ -286,6 +301,8 @@ IPC_EXPORT int ipc_wait_event(void *ctx_, char *t, size_t *index,
 	if (!ctx || !t || !index || !originfd || !newfd || !buflen ||
 	    (!buffer && *buflen))
 		return -EINVAL;
+	if (ctx->in_callback)
+		return -EBUSY;
 	ev.buf = buffer;
 	ev.cap = *buflen;
 	ret = next_event(ctx, &ev);

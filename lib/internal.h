@@ -78,6 +78,7 @@ enum ipc_conn_flag {
 	IPC_F_BROKEN = 1 << 8,	 /* a write failed: read what is left, close */
 	IPC_F_THROTTLED = 1 << 9, /* not read: a queue is over the high-water */
 	IPC_F_WIDE = 1 << 10,	 /* SO_SNDBUF raised for large messages */
+	IPC_F_CLOSE_ASKED = 1 << 11, /* closed from a callback: close next */
 };
 
 /* Readiness, as the backends report it. */
@@ -169,6 +170,7 @@ struct ipc_ctx {
 	int timer_ms;
 	uint64_t timer_next;	/* monotonic ns */
 
+	uint32_t in_callback;	/* a switch callback is running */
 	uint32_t lingering;	/* slots with IPC_F_CLOSING */
 	uint64_t linger_next;	/* no closing slot is due before this */
 
@@ -209,6 +211,8 @@ static inline void ipc__be32_put(char *p, uint32_t v)
 IPC_HIDDEN int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
 			     uint32_t *slot);
 IPC_HIDDEN void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot);
+/* The user's close: queued frames get one chance to leave, no event. */
+IPC_HIDDEN void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx,
 					      size_t slot);
 IPC_HIDDEN int ipc__conn_watch(struct ipc_ctx *ctx, struct ipc_conn *c);

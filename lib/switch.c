@@ -177,18 +177,23 @@ void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
 		close_later(ctx, p);
 }
 
-/* Delivers one message to dst; -EPIPE when its callback refused it. */
-static int forward(struct ipc_ctx *ctx, struct ipc_conn *dst,
-		   const char *payload, size_t len)
+/*
+ * Delivers one message to the side in @slot; -EPIPE when its callback
+ * refused it.  The callback may add connections (moving the table).
+ */
+static int forward(struct ipc_ctx *ctx, uint32_t slot, const char *payload,
+		   size_t len)
 {
-	uint32_t slot = ipc__slot_of(ctx, dst);
+	struct ipc_conn *dst = &ctx->conns[slot];
 	char ret;
 	int err;
 
 	if (dst->cb_out) {
+		ctx->in_callback++;
 		ret = dst->cb_out(dst->fd, payload, len);
+		ctx->in_callback--;
 		if (ret == CB_NO_ERROR) {
-			dst->tx_pending++;
+			ctx->conns[slot].tx_pending++;
 			ipc__ready_push(ctx, slot);
 		}
 		return ret == CB_NO_ERROR || ret == CB_IGNORE ? 0 : -EPIPE;
@@ -218,14 +223,15 @@ static int scratch_reserve(struct ipc_ctx *ctx)
 }
 
 /*
- * Asks the input callback for one message: 1 with the message in the
- * scratch buffer, 0 for nothing yet, -EPIPE when the fd closes.  It is
- * called again while it produces messages, so a callback that buffers
- * several loses none.
+ * Asks the input callback of the side in @slot for one message: 1 with
+ * the message in the scratch buffer, 0 for nothing yet, -EPIPE when the fd
+ * closes.  It is called again while it produces messages, so a callback
+ * that buffers several loses none.
  */
-static int read_callback(struct ipc_ctx *ctx, struct ipc_conn *c,
-			 size_t *len)
+static int read_callback(struct ipc_ctx *ctx, uint32_t slot, size_t *len)
 {
+	struct ipc_conn *c = &ctx->conns[slot];
+	size_t cap;
 	char ret;
 
 	if (!ipc__may_read(c))
@@ -233,11 +239,14 @@ static int read_callback(struct ipc_ctx *ctx, struct ipc_conn *c,
 	if (scratch_reserve(ctx) < 0)
 		return -ENOMEM;
 	/* The scratch buffer may be larger, from a higher maximum. */
-	*len = ctx->max_message;
+	cap = ctx->max_message;
+	*len = cap;
+	ctx->in_callback++;
 	ret = c->cb_in(c->fd, ctx->scratch, len);
-	if (ret == CB_NO_ERROR && *len <= ctx->max_message)
+	ctx->in_callback--;
+	if (ret == CB_NO_ERROR && *len <= cap)
 		return 1;
-	c->revents = 0;
+	ctx->conns[slot].revents = 0;
 	return ret == CB_IGNORE ? 0 : -EPIPE;
 }
 
@@ -251,36 +260,42 @@ static void preview(struct ipc_event *ev, const char *payload, size_t len)
 /*
  * Forwards the next message of c, if there is one: 1 with a SWITCH_RX or
  * DISCONNECTION event, 0 when c must read first, -ENOMEM to retry later.
+ * Callbacks run on the way may add connections (the table may move: both
+ * sides are found again by slot after each call) and may close any, but
+ * that close waits until they returned (see ipc__conn_close), so neither
+ * side goes away here.
  */
 int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
 		     struct ipc_event *ev)
 {
-	struct ipc_conn *dst = &ctx->conns[c->peer];
-	const char *payload = ctx->scratch;
+	uint32_t slot = ipc__slot_of(ctx, c), dst = c->peer;
+	bool via_callback = c->cb_in != NULL;
+	const char *payload = NULL;
 	size_t len = 0;
 	int ret;
 
-	if (c->cb_in)
-		ret = read_callback(ctx, c, &len);
+	if (via_callback)
+		ret = read_callback(ctx, slot, &len);
 	else
 		ret = ipc__frame_peek(ctx, c, &payload, &len);
 	if (ret == -EPROTO || ret == -EPIPE)
-		return ipc__disconnect(ctx, c, ev);
+		return ipc__disconnect(ctx, &ctx->conns[slot], ev);
 	if (ret <= 0)
 		return ret;
-	if (c->cb_in)
+	if (via_callback)
 		payload = ctx->scratch;
 	ret = forward(ctx, dst, payload, len);
 	if (ret == -ENOMEM)
 		return ret;
+	c = &ctx->conns[slot];
 	ev->type = SWITCH_RX;
-	ev->slot = ipc__slot_of(ctx, c);
+	ev->slot = slot;
 	ev->fd = c->fd;
 	preview(ev, payload, len);
-	if (!c->cb_in)
+	if (!via_callback)
 		ipc__frame_consume(ctx, c, len);
 	/* dst's callback failed: it closes first, then c (see above). */
 	if (ret < 0)
-		close_later(ctx, dst);
+		close_later(ctx, &ctx->conns[dst]);
 	return 1;
 }
