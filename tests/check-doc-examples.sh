@@ -155,6 +155,11 @@ headers='#include <errno.h>
 #include <sys/types.h>
 #include <libipc.h>'
 
+empty_main='int main(void) { return 0; }'
+loop_variables='void *ctx, char type, size_t index, int fd, int newfd,
+	char *buf, size_t len, size_t size, int ret, const char *answer,
+	size_t answer_len, uid_t allowed_uid'
+
 snippet_flags="-Wno-unused-parameter -Wno-unused-function \
 -Wno-unused-variable -Wno-unused-but-set-variable -Wno-shadow"
 
@@ -178,24 +183,14 @@ wrap()
 	*" top "*)
 		{
 			cat "$src"
-			echo "int main(void)"
-			echo "{"
-			echo "return 0;"
-			echo "}"
+			echo "$empty_main"
 		} >"$c"
 		echo "$snippet_flags"
 		;;
 	*" fragment "* | *" case "*)
 		{
 			echo "$headers"
-			echo "void example(void *ctx, char type, size_t index,"
-			echo "	int fd, int newfd, char *buf, size_t len,"
-			echo "	size_t size, int ret, const char *answer,"
-			echo "	size_t answer_len, uid_t allowed_uid);"
-			echo "void example(void *ctx, char type, size_t index,"
-			echo "	int fd, int newfd, char *buf, size_t len,"
-			echo "	size_t size, int ret, const char *answer,"
-			echo "	size_t answer_len, uid_t allowed_uid)"
+			echo "static void example($loop_variables)"
 			echo "{"
 			case " $2 " in
 			*" case "*) echo "switch (type) {" ;;
@@ -204,10 +199,7 @@ wrap()
 			cat "$src"
 			echo "}"
 			echo "}"
-			echo "int main(void)"
-			echo "{"
-			echo "return 0;"
-			echo "}"
+			echo "$empty_main"
 		} >"$c"
 		echo "$snippet_flags"
 		;;
