@@ -35,8 +35,13 @@
  *   doc/security.md.
  */
 
+#ifndef LIBIPC_H
+#define LIBIPC_H
+
 #ifndef LIBIPC
+/** The include guard of libipc 0.x, still defined for programs that test it. */
 #define LIBIPC
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -74,27 +79,72 @@ extern "C" {
 
 /**
  * @brief Event types: the @p t parameter of ipc_wait_event().
+ *
+ * Each event type and each callback value (enum cb_event_types) has two
+ * names with the same value: the prefixed one (IPC_EVENT_ERROR,
+ * IPC_CB_NO_ERROR, ...) and the short one of libipc 0.x (ERROR,
+ * CB_NO_ERROR, ...).  Both are ordinary enumerators.  A program that has
+ * its own ERROR or TIMER defines the macro IPC_NO_SHORT_NAMES before it
+ * includes this header: the short names are then not declared at all,
+ * and it uses the prefixed ones.
+ * @code
+ * #define IPC_NO_SHORT_NAMES
+ * #include <libipc.h>
+ * @endcode
  */
 enum event_types {
-	ERROR = 0,		/**< Waiting failed; see the return value. */
-	CONNECTION = 1,		/**< A client connected to one of our services. */
-	DISCONNECTION = 2,	/**< A connection went away; its fd is closed. */
-	MESSAGE_RX = 3,		/**< A whole message was received. */
-	MESSAGE_TX = 4,		/**< A scheduled message was written whole. */
-	TIMER = 5,		/**< The periodic timer fired. */
-	EXTERNAL = 6,		/**< An external fd is readable. */
-	SWITCH_RX = 7,		/**< A switched fd delivered a message. */
-	SWITCH_TX = 8,		/**< A message was written to a switched fd. */
+	/** Waiting failed; see the return value. */
+	IPC_EVENT_ERROR = 0,
+	/** A client connected to one of our services. */
+	IPC_EVENT_CONNECTION = 1,
+	/** A connection went away; its fd is closed. */
+	IPC_EVENT_DISCONNECTION = 2,
+	/** A whole message was received. */
+	IPC_EVENT_MESSAGE_RX = 3,
+	/** A scheduled message was written whole. */
+	IPC_EVENT_MESSAGE_TX = 4,
+	/** The periodic timer fired. */
+	IPC_EVENT_TIMER = 5,
+	/** An external fd is readable. */
+	IPC_EVENT_EXTERNAL = 6,
+	/** A switched fd delivered a message. */
+	IPC_EVENT_SWITCH_RX = 7,
+	/** A message was written to a switched fd. */
+	IPC_EVENT_SWITCH_TX = 8,
+#ifndef IPC_NO_SHORT_NAMES
+	ERROR = IPC_EVENT_ERROR,			/**< Short name. */
+	CONNECTION = IPC_EVENT_CONNECTION,		/**< Short name. */
+	DISCONNECTION = IPC_EVENT_DISCONNECTION,	/**< Short name. */
+	MESSAGE_RX = IPC_EVENT_MESSAGE_RX,		/**< Short name. */
+	MESSAGE_TX = IPC_EVENT_MESSAGE_TX,		/**< Short name. */
+	TIMER = IPC_EVENT_TIMER,			/**< Short name. */
+	EXTERNAL = IPC_EVENT_EXTERNAL,			/**< Short name. */
+	SWITCH_RX = IPC_EVENT_SWITCH_RX,		/**< Short name. */
+	SWITCH_TX = IPC_EVENT_SWITCH_TX,		/**< Short name. */
+#endif
 };
 
 /**
  * @brief Values returned by switch callbacks (see ipc_set_switch_callbacks()).
+ *
+ * The short names (CB_NO_ERROR ... CB_IGNORE) are left out when
+ * IPC_NO_SHORT_NAMES is defined (see enum event_types).
  */
 enum cb_event_types {
-	CB_NO_ERROR = 0,	/**< A message was produced or delivered. */
-	CB_ERROR = 1,		/**< Failure: both sides of the switch close. */
-	CB_FD_CLOSING = 2,	/**< The fd is closing: both sides close. */
-	CB_IGNORE = 3,		/**< Nothing to forward (yet). */
+	/** A message was produced or delivered. */
+	IPC_CB_NO_ERROR = 0,
+	/** Failure: both sides of the switch close. */
+	IPC_CB_ERROR = 1,
+	/** The fd is closing: both sides close. */
+	IPC_CB_FD_CLOSING = 2,
+	/** Nothing to forward (yet). */
+	IPC_CB_IGNORE = 3,
+#ifndef IPC_NO_SHORT_NAMES
+	CB_NO_ERROR = IPC_CB_NO_ERROR,			/**< Short name. */
+	CB_ERROR = IPC_CB_ERROR,			/**< Short name. */
+	CB_FD_CLOSING = IPC_CB_FD_CLOSING,		/**< Short name. */
+	CB_IGNORE = IPC_CB_IGNORE,			/**< Short name. */
+#endif
 };
 
 /* ------------------------------------------------------------------ */
@@ -629,4 +679,4 @@ int ipc_set_switch_callbacks(void *ctx, int fd,
 }
 #endif
 
-#endif /* LIBIPC */
+#endif /* LIBIPC_H */
