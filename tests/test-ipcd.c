@@ -10,7 +10,8 @@
  * ok then echoes every message, "hello" replies ok and a message "hello"
  * in the same write (the bytes after ok must reach the client, not
  * ipcd), "stall" never replies, "close" closes, "long" and "toolong"
- * send an error reply of the most bytes ipcd takes and of one more;
+ * send an error reply of the most bytes ipcd takes and of one more,
+ * "e2long" one of the most bytes whose errno name ipcd does not know;
  * anything else is sent back as the reply itself, '_' read as ' ' (so
  * "error_EACCES_no" replies "error EACCES no").
  *
@@ -76,6 +77,15 @@ static void fake_reply(void *ctx, int fd, const char *what, size_t len,
 		memset(big, 'x', n);
 		memcpy(big, "error EACCES ", 13);
 		g_assert_cmpint(ipc_schedule(ctx, fd, big, n), ==, 0);
+		g_free(big);
+		*state = FAKE_STALLED;
+	} else if (!strcmp(reply, "e2long")) {
+		/* Valid, but "E2" reads as EPROTO: 4 bytes longer. */
+		char *big = g_malloc(REPLY_MAX);
+
+		memset(big, 'x', REPLY_MAX);
+		memcpy(big, "error E2 ", 9);
+		g_assert_cmpint(ipc_schedule(ctx, fd, big, REPLY_MAX), ==, 0);
 		g_free(big);
 		*state = FAKE_STALLED;
 	} else if (!strcmp(reply, "stall")) {
@@ -528,6 +538,33 @@ static void test_garbage_lookups(struct net *n, gconstpointer data)
 	g_assert_null(strchr(n->log, '\x1b'));
 }
 
+/*
+ * The protocol service's longest valid error reply, with an errno name
+ * ipcd does not know: forwarded as EPROTO with its text cut to fit the
+ * 1 KiB a client reads, never dropped.
+ */
+static void test_long_unknown_error(struct net *n, gconstpointer data)
+{
+	static const char lookup[] = "pong;pong fake://h/e2long";
+	g_autofree char *got = NULL;
+	int fd = ipc_test_raw_connect("ipc");
+	size_t i;
+
+	(void)data;
+	ipc_test_write_frame(fd, lookup, sizeof(lookup) - 1);
+	got = raw_reply(fd);
+	close(fd);
+	g_assert_cmpuint(strlen(got), ==, REPLY_MAX);
+	g_assert_true(g_str_has_prefix(got, "error EPROTO xxx"));
+	for (i = strlen("error EPROTO "); i < REPLY_MAX; i++)
+		g_assert_cmpint(got[i], ==, 'x');
+	/* What ipc_connect_service() makes of it. */
+	g_assert_cmpint(routed_connect(n->base.ctx, "pong fake://h/e2long",
+				       "pong", &fd), ==, -EPROTO);
+	n->log = ipcd_stop(&n->ipcd, SIGTERM);
+	g_assert_nonnull(strstr(n->log, ": error EPROTO xxx"));
+}
+
 /* A client that sends nothing, or half a lookup, times out alone. */
 static void test_client_stalls(struct net *n, gconstpointer data)
 {
@@ -940,6 +977,8 @@ int main(int argc, char **argv)
 	NET_ADD("/ipc/ipcd/routed/long-rules", test_routed_long_rules, NULL);
 	NET_ADD("/ipc/ipcd/routed/service-stalls", test_routed_service_stalls,
 		short_limits);
+	NET_ADD("/ipc/ipcd/routed/long-unknown-error",
+		test_long_unknown_error, NULL);
 	NET_ADD("/ipc/ipcd/local-paths", test_local_paths, NULL);
 	NET_ADD("/ipc/ipcd/garbage-lookups", test_garbage_lookups, NULL);
 	NET_ADD("/ipc/ipcd/client-stalls", test_client_stalls, short_limits);

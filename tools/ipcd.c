@@ -182,12 +182,26 @@ static void log_line(const struct lookup *l, const char *what)
 		l->uri ? l->uri : "", what);
 }
 
-/* Replies an error to the client, logs it, ends the lookup. */
+/*
+ * Replies an error to the client, logs it, ends the lookup.  A text too
+ * long for the reply is cut: a forwarded "error E2 TEXT" of REPLY_MAX
+ * bytes grows by 4 once E2 reads as EPROTO, and must still arrive.
+ */
 static void lookup_fail(struct ipcd *d, struct lookup *l, int err,
 			const char *text)
 {
 	char reply[REPLY_MAX + 1];	/* a forwarded reply, and its NUL */
-	int len = ipc__reply_format(reply, sizeof(reply), err, text);
+	char cut[REPLY_MAX + 1];
+	/* "error ", the errno name, a blank, the text: REPLY_MAX at most. */
+	size_t room = REPLY_MAX - 7 - strlen(ipc__errno_name(err));
+	int len;
+
+	if (text && strlen(text) > room) {
+		memcpy(cut, text, room);
+		cut[room] = '\0';
+		text = cut;
+	}
+	len = ipc__reply_format(reply, sizeof(reply), err, text);
 
 	if (len > 0 && l->client >= 0)
 		handshake_send(l->client, reply, (size_t)len, -1);
