@@ -31,7 +31,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,45 +229,13 @@ static void lookup_pass(struct ipcd *d, struct lookup *l)
 /* The protocol service                                                 */
 /* ------------------------------------------------------------------ */
 
-/* The run directory, as the library finds it (without trailing '/'). */
-static size_t rundir_get(const char **dir)
-{
-	const char *env = getenv("IPC_RUNDIR");
-	size_t len;
-
-	if (!env || !*env)
-		env = IPC_RUNDIR_DEFAULT;
-	len = strlen(env);
-	while (len > 1 && env[len - 1] == '/')
-		len--;
-	*dir = env;
-	return len;
-}
-
 /* A raw, non-blocking connection to the service @name: 0 or -errno. */
 static int service_connect(struct ipc_span name, int *fdp)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *dir;
-	size_t dlen = rundir_get(&dir);
-	int fd, ret;
+	int ret = daemon_local_connect(name.p, name.len, fdp);
 
-	if (dlen + 1 + name.len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, dir, dlen);
-	sa.sun_path[dlen] = '/';
-	memcpy(sa.sun_path + dlen + 1, name.p, name.len);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* A full backlog (EAGAIN) is refused too: never block. */
-		ret = errno == EAGAIN ? -ECONNREFUSED : -errno;
-		close(fd);
-		return ret;
-	}
-	*fdp = fd;
-	return 0;
+	/* A full backlog is refused: never block. */
+	return ret == -EAGAIN ? -ECONNREFUSED : ret;
 }
 
 /* Connects to the URI's protocol service and sends it the URI. */
