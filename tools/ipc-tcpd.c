@@ -33,9 +33,11 @@
 
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -69,7 +71,8 @@
 /* doc/network.md section 3: a request frame announces at most 4 KiB. */
 #define REQUEST_MAX 4096
 #define CONNECT_PREFIX "connect "
-#define LISTEN_BACKLOG 128
+/* Room for bursts of connections: the kernel drops the SYNs past it. */
+#define LISTEN_BACKLOG 4096
 /* Text form of a numeric host (IPv6 with a zone), and of host and port. */
 #define ADDR_HOST 64
 #define ADDR_TEXT (ADDR_HOST + 10)
@@ -631,22 +634,25 @@ static unsigned int count_of(const struct tcpd *d, const char *source)
 /*
  * Ends the inbound handshake @fd to make room: a request that has
  * arrived whole meanwhile is served, anything else gets ENOBUFS.
+ * Returns the fds it freed: 1, or 0 when it served (and so took one).
  */
-static void shed(struct tcpd *d, int fd)
+static int shed(struct tcpd *d, int fd)
 {
 	struct peer *p = d->peers[fd];
 
 	if (p->state == PEER_INBOUND && inbound_readable(d, fd))
-		return;
+		return 0;
 	inbound_refuse(d, fd, ENOBUFS, "too many connections", NULL);
+	return 1;
 }
 
 /*
  * The TCP connection @fd was just accepted: past a limit (its address's,
- * the overall one, or fewer than FD_RESERVE fds left), the oldest
- * handshakes are shed, of that address first.
+ * the overall one, or fewer than FD_RESERVE fds free), the oldest
+ * handshakes are shed, of that address first.  *@nfree counts the free
+ * fds.
  */
-static void enforce_limits(struct tcpd *d, int fd, rlim_t fd_limit)
+static void enforce_limits(struct tcpd *d, int fd, long *nfree)
 {
 	char source[ADDR_HOST];
 	int victim;
@@ -654,18 +660,31 @@ static void enforce_limits(struct tcpd *d, int fd, rlim_t fd_limit)
 	memcpy(source, d->peers[fd]->source, sizeof(source));
 	while (count_of(d, source) > d->opt.max_per_source &&
 	       (victim = oldest_of(d, source)) >= 0)
-		shed(d, victim);
+		*nfree += shed(d, victim);
 	while (d->ninbound > d->opt.max_handshakes &&
 	       (victim = oldest_of(d, NULL)) >= 0)
-		shed(d, victim);
-	/* fds are allocated lowest first: none is free below @fd. */
-	if ((rlim_t)fd + FD_RESERVE >= fd_limit &&
-	    (victim = oldest_of(d, NULL)) >= 0)
-		shed(d, victim);
+		*nfree += shed(d, victim);
+	while (*nfree < FD_RESERVE && (victim = oldest_of(d, NULL)) >= 0)
+		*nfree += shed(d, victim) ? 1 : -1;
+}
+
+/* Open fds of the process, or -1 when /proc says nothing. */
+static long count_open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (!dir)
+		return errno == EMFILE || errno == ENFILE ? LONG_MAX : -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* the directory's own fd */
 }
 
 /* Accepts one TCP client: 0, or -EAGAIN when there is none left. */
-static int accept_one(struct tcpd *d, rlim_t fd_limit)
+static int accept_one(struct tcpd *d, long *nfree)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
@@ -706,23 +725,37 @@ static int accept_one(struct tcpd *d, rlim_t fd_limit)
 		close(fd);
 		return 0;
 	}
+	(*nfree)--;
 	/* A request already there is served before any limit is applied. */
 	if (!inbound_readable(d, fd))
-		enforce_limits(d, fd, fd_limit);
+		enforce_limits(d, fd, nfree);
 	return 0;
+}
+
+/*
+ * Free fds: the limit (read each time, prlimit(1) may change it) less
+ * the open ones, counted once per batch of accepts.
+ */
+static long free_fds(void)
+{
+	struct rlimit rl;
+	long open = count_open_fds();
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > LONG_MAX || open < 0)
+		return LONG_MAX;
+	if (open == LONG_MAX)
+		return 0;
+	return (long)rl.rlim_cur - open;
 }
 
 static void listener_readable(struct tcpd *d)
 {
-	struct rlimit rl;
-	rlim_t fd_limit = RLIM_INFINITY;
+	long nfree = free_fds();
 	int i;
 
-	/* Read each time: prlimit(1) may change it while we run. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		fd_limit = rl.rlim_cur;
 	for (i = 0; i < ACCEPT_BATCH; i++)
-		if (accept_one(d, fd_limit) == -EAGAIN)
+		if (accept_one(d, &nfree) == -EAGAIN)
 			return;
 }
 
