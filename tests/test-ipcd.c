@@ -538,6 +538,86 @@ static void test_garbage_lookups(struct net *n, gconstpointer data)
 	g_assert_null(strchr(n->log, '\x1b'));
 }
 
+/* A raw, non-blocking connect to @name in the run directory; -errno. */
+static int unix_try_connect(const char *name)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+
+	g_assert_no_errno(fd);
+	g_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+		   g_getenv("IPC_RUNDIR"), name);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * A protocol service whose backlog is full: ipcd neither blocks nor
+ * refuses at once.  Others are served meanwhile, the lookup gets
+ * ETIMEDOUT at the service's time limit, and one gets through once the
+ * backlog has room.
+ */
+static void test_routed_service_busy(struct net *n, gconstpointer data)
+{
+	static const char lookup[] = "pong;pong busy://h/x";
+	g_autofree char *path = ipc_test_path(&n->base, "busy");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	g_autoptr(GByteArray) uri = g_byte_array_new();
+	g_autofree char *got = NULL;
+	gsize len;
+	int listener, filler, waiting, accepted, fd;
+
+	(void)data;
+	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(listener);
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	g_assert_no_errno(bind(listener, (struct sockaddr *)&sun,
+			       sizeof(sun)));
+	/* A backlog of 0 holds one connection. */
+	g_assert_no_errno(listen(listener, 0));
+	ipc_test_expect_leftover(&n->base, "busy");
+	filler = unix_try_connect("busy");
+	g_assert_cmpint(filler, >=, 0);
+	g_assert_cmpint(unix_try_connect("busy"), ==, -EAGAIN);
+
+	waiting = ipc_test_raw_connect("ipc");
+	ipc_test_write_frame(waiting, lookup, sizeof(lookup) - 1);
+	g_assert_cmpint(routed_connect(n->base.ctx, ROUTE, "pong", &fd), ==,
+			0);
+	assert_echoes(n->base.ctx, fd);
+	got = raw_reply(waiting);
+	g_assert_cmpstr(got, ==,
+			"error ETIMEDOUT the protocol service is busy");
+	close(waiting);
+
+	/* Room in the backlog: the waiting lookup gets through. */
+	waiting = ipc_test_raw_connect("ipc");
+	ipc_test_write_frame(waiting, lookup, sizeof(lookup) - 1);
+	g_usleep(100 * 1000);
+	accepted = accept(listener, NULL, NULL);
+	g_assert_no_errno(accepted);
+	close(accepted);	/* the filler's */
+	g_assert_true(ipc_test_poll(listener, POLLIN, 5000));
+	accepted = accept(listener, NULL, NULL);
+	g_assert_no_errno(accepted);
+	len = ipc_test_read_frame(accepted, uri);
+	g_assert_cmpmem(uri->data, len, "busy://h/x", 10);
+	ipc_test_write_frame(accepted, "ok", 2);
+	g_clear_pointer(&got, g_free);
+	got = raw_reply(waiting);
+	g_assert_cmpstr(got, ==, "ok");
+	close(accepted);
+	close(waiting);
+	close(filler);
+	close(listener);
+}
+
 /*
  * The protocol service's longest valid error reply, with an errno name
  * ipcd does not know: forwarded as EPROTO with its text cut to fit the
@@ -979,6 +1059,8 @@ int main(int argc, char **argv)
 		short_limits);
 	NET_ADD("/ipc/ipcd/routed/long-unknown-error",
 		test_long_unknown_error, NULL);
+	NET_ADD("/ipc/ipcd/routed/service-busy", test_routed_service_busy,
+		short_limits);
 	NET_ADD("/ipc/ipcd/local-paths", test_local_paths, NULL);
 	NET_ADD("/ipc/ipcd/garbage-lookups", test_garbage_lookups, NULL);
 	NET_ADD("/ipc/ipcd/client-stalls", test_client_stalls, short_limits);

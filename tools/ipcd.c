@@ -49,9 +49,12 @@
 #define SERVICE_TIMEOUT_MS 10000
 /* Checks of the time limits per limit: their precision. */
 #define TICKS_PER_LIMIT 10
+/* Period of the attempts to reach a protocol service whose backlog is full. */
+#define CONNECT_RETRY_MS 20
 
 enum step {
 	STEP_LOOKUP,	/* waiting for the client's lookup */
+	STEP_CONNECT,	/* the protocol service's backlog is full */
 	STEP_SERVICE,	/* waiting for the protocol service's reply */
 };
 
@@ -64,6 +67,7 @@ struct lookup {
 	pid_t pid;		/* the client's, for the log */
 	char name[IPC_NET_NAME_MAX + 1];
 	char *uri;		/* the URI asked for, NUL-terminated */
+	struct ipc_span scheme;	/* in @uri: the protocol service's name */
 	struct handshake_reader reader;
 	char reply[REPLY_MAX];
 };
@@ -77,6 +81,7 @@ struct ipcd {
 	struct lookup **byfd;	/* fd -> lookup, for both of its fds */
 	int nfds;
 	unsigned int active;	/* lookups in progress */
+	unsigned int connecting;	/* of them, waiting for a backlog */
 	char *buffer;		/* LOOKUP_MAX bytes for ipc_wait_event */
 	bool stop;
 };
@@ -109,14 +114,34 @@ static struct lookup *byfd_get(struct ipcd *d, int fd)
 	return fd >= 0 && fd < d->nfds ? d->byfd[fd] : NULL;
 }
 
-/* Sets the timer on with the first lookup, off with the last. */
+/*
+ * Sets the timer on with the first lookup, off with the last, faster
+ * while a protocol service's backlog is full.  Called when these change.
+ */
 static void timer_update(struct ipcd *d)
 {
 	unsigned int limit = d->client_timeout < d->service_timeout ?
 				     d->client_timeout : d->service_timeout;
 	int tick = (int)(limit / TICKS_PER_LIMIT);
 
+	if (d->connecting && tick > CONNECT_RETRY_MS)
+		tick = CONNECT_RETRY_MS;
 	ipc_context_timer(d->ctx, d->active ? (tick ? tick : 1) : 0);
+}
+
+/* The lookup leaves or enters STEP_CONNECT. */
+static void connecting_set(struct ipcd *d, struct lookup *l, bool on)
+{
+	if (on == (l->step == STEP_CONNECT))
+		return;
+	if (on) {
+		l->step = STEP_CONNECT;
+		d->connecting++;
+	} else {
+		l->step = STEP_SERVICE;
+		d->connecting--;
+	}
+	timer_update(d);
 }
 
 static int lookup_new(struct ipcd *d, int client)
@@ -144,6 +169,8 @@ static int lookup_new(struct ipcd *d, int client)
  */
 static void lookup_end(struct ipcd *d, struct lookup *l)
 {
+	if (l->step == STEP_CONNECT)
+		d->connecting--;
 	if (l->client >= 0) {
 		d->byfd[l->client] = NULL;
 		ipc_close_fd(d->ctx, l->client);
@@ -229,27 +256,21 @@ static void lookup_pass(struct ipcd *d, struct lookup *l)
 /* The protocol service                                                 */
 /* ------------------------------------------------------------------ */
 
-/* A raw, non-blocking connection to the service @name: 0 or -errno. */
-static int service_connect(struct ipc_span name, int *fdp)
-{
-	int ret = daemon_local_connect(name.p, name.len, fdp);
-
-	/* A full backlog is refused: never block. */
-	return ret == -EAGAIN ? -ECONNREFUSED : ret;
-}
-
-/* Connects to the URI's protocol service and sends it the URI. */
-static void service_ask(struct ipcd *d, struct lookup *l,
-			const struct ipc_uri *u)
+/*
+ * Connects to the URI's protocol service, without blocking, and sends it
+ * the URI; while its backlog is full, the lookup waits in STEP_CONNECT
+ * and the timer tries again, until the service's time limit.
+ */
+static void service_try(struct ipcd *d, struct lookup *l)
 {
 	int fd = -1, ret;
 
-	if (u->scheme.len == strlen(SERVICE_NAME) &&
-	    !memcmp(u->scheme.p, SERVICE_NAME, u->scheme.len)) {
-		lookup_fail(d, l, EINVAL, "ipc is not a protocol service");
+	ret = daemon_local_connect(l->scheme.p, l->scheme.len, &fd);
+	if (ret == -EAGAIN) {
+		connecting_set(d, l, true);
 		return;
 	}
-	ret = service_connect(u->scheme, &fd);
+	connecting_set(d, l, false);
 	if (ret < 0) {
 		lookup_fail(d, l, ret, "cannot reach the protocol service");
 		return;
@@ -274,7 +295,23 @@ static void service_ask(struct ipcd *d, struct lookup *l,
 	}
 	handshake_reader_init(&l->reader, l->reply, sizeof(l->reply));
 	l->step = STEP_SERVICE;
+}
+
+/* The URI @u (in l->uri) is found: ask its protocol service. */
+static void service_ask(struct ipcd *d, struct lookup *l,
+			const struct ipc_uri *u)
+{
+	if (u->scheme.len == strlen(SERVICE_NAME) &&
+	    !memcmp(u->scheme.p, SERVICE_NAME, u->scheme.len)) {
+		lookup_fail(d, l, EINVAL, "ipc is not a protocol service");
+		return;
+	}
+	/* One time limit for the connection and the reply. */
 	l->deadline = daemon_now_ms() + (uint64_t)d->service_timeout;
+	/* A URI starts with its scheme. */
+	l->scheme.p = l->uri;
+	l->scheme.len = u->scheme.len;
+	service_try(d, l);
 }
 
 /* The protocol service's fd is readable (or hung up). */
@@ -343,7 +380,10 @@ static void lookup_received(struct ipcd *d, struct lookup *l,
 /* The event loop                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Fails the lookups whose step is over time. */
+/*
+ * Lookups waiting for a full backlog try again; those whose step is over
+ * time fail.
+ */
 static void timeouts_check(struct ipcd *d)
 {
 	uint64_t now = daemon_now_ms();
@@ -352,11 +392,15 @@ static void timeouts_check(struct ipcd *d)
 	for (fd = 0; fd < d->nfds; fd++) {
 		struct lookup *l = d->byfd[fd];
 
+		if (l && l->client == fd && l->step == STEP_CONNECT)
+			service_try(d, l);
+		l = d->byfd[fd];
 		if (!l || l->client != fd || now < l->deadline)
 			continue;
 		lookup_fail(d, l, ETIMEDOUT,
-			    l->step == STEP_LOOKUP ?
-				    "no lookup in time" :
+			    l->step == STEP_LOOKUP ? "no lookup in time" :
+			    l->step == STEP_CONNECT ?
+				    "the protocol service is busy" :
 				    "the protocol service did not answer");
 	}
 }
