@@ -556,8 +556,8 @@ static void usage(FILE *out)
 		"\n"
 		"      --client-timeout=MS   time a client has to send its lookup\n"
 		"                            (default %d)\n"
-		"      --service-timeout=MS  time a protocol service has to reply\n"
-		"                            (default %d)\n"
+		"      --service-timeout=MS  time a protocol service has to accept\n"
+		"                            and reply (default %d)\n"
 		"  -h, --help                show this help and exit\n"
 		"  -V, --version             show the version and exit\n",
 		IPC_RUNDIR_DEFAULT, CLIENT_TIMEOUT_MS, SERVICE_TIMEOUT_MS);
