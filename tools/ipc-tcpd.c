@@ -228,7 +228,7 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
 {
 	char port[8];
 
-	if (getnameinfo(sa, len, host, hsize, port, sizeof(port),
+	if (getnameinfo(sa, len, host, (socklen_t)hsize, port, sizeof(port),
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(host, hsize, "?");
 		snprintf(buf, size, "?");
