@@ -353,10 +353,19 @@ static void test_idle_flood(Fixture *f, gconstpointer data)
 			 IDLE_PEERS + IDLE_MORE * REAL_REQUESTS + 64);
 	daemons_start(f, &echo, &tcpd, NULL);
 	uri = g_strdup_printf("tcp://%s:%u/%s", tcpd.addr, tcpd.port, ECHO);
-	/* The limit set from outside, as prlimit(1) would. */
-	g_assert_no_errno(prlimit(tcpd.pid, RLIMIT_NOFILE, NULL, &rl));
-	rl.rlim_cur = FLOOD_FD_LIMIT;
-	g_assert_no_errno(prlimit(tcpd.pid, RLIMIT_NOFILE, &rl, NULL));
+	/*
+	 * The limit set from outside, as prlimit(1) would; not under
+	 * valgrind, which answers getrlimit(2) with the limit it started
+	 * with (its own fds sit at the top of it): the flood then meets the
+	 * handshake limits only.
+	 */
+	if (ipc_test_under_valgrind()) {
+		g_test_message("under valgrind: RLIMIT_NOFILE left as it is");
+	} else {
+		g_assert_no_errno(prlimit(tcpd.pid, RLIMIT_NOFILE, NULL, &rl));
+		rl.rlim_cur = FLOOD_FD_LIMIT;
+		g_assert_no_errno(prlimit(tcpd.pid, RLIMIT_NOFILE, &rl, NULL));
+	}
 	measure("ipc-tcpd", tcpd.pid, "before", &before);
 
 	idle_open(&tcpd, idle, IDLE_PEERS);
