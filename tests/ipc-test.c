@@ -471,7 +471,7 @@ static void rundir_address(struct sockaddr_un *addr, const char *name)
 			(int)sizeof(addr->sun_path));
 }
 
-int ipc_test_raw_listen(const char *name)
+static int raw_listen(const char *name, int backlog)
 {
 	struct sockaddr_un addr;
 	int fd;
@@ -480,7 +480,41 @@ int ipc_test_raw_listen(const char *name)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_assert_no_errno(fd);
 	g_assert_no_errno(bind(fd, (struct sockaddr *)&addr, sizeof(addr)));
-	g_assert_no_errno(listen(fd, 16));
+	g_assert_no_errno(listen(fd, backlog));
+	return fd;
+}
+
+int ipc_test_raw_listen(const char *name)
+{
+	return raw_listen(name, 16);
+}
+
+/* A non-blocking connect to @name: the fd, or -errno. */
+static int raw_connect_nonblocking(const char *name)
+{
+	struct sockaddr_un addr;
+	int fd;
+
+	rundir_address(&addr, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(fd);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ipc_test_raw_listen_full(const char *name, int *filler)
+{
+	/* A backlog of 0 holds one connection. */
+	int fd = raw_listen(name, 0);
+
+	*filler = raw_connect_nonblocking(name);
+	g_assert_cmpint(*filler, >=, 0);
+	g_assert_cmpint(raw_connect_nonblocking(name), ==, -EAGAIN);
 	return fd;
 }
 

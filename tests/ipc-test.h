@@ -270,6 +270,15 @@ int ipc_test_raw_try_connect(const char *name);
  */
 int ipc_test_raw_listen(const char *name);
 
+/**
+ * A listening socket bound to $IPC_RUNDIR/@name whose backlog is full: a
+ * service that never accepts.  Its backlog of 0 holds one connection,
+ * *@filler (close-on-exec); a non-blocking connect then fails with
+ * EAGAIN, which is asserted.  The caller closes both and unlinks the
+ * socket file (or declares it a leftover).
+ */
+int ipc_test_raw_listen_full(const char *name, int *filler);
+
 /** Append one frame (4-byte big-endian length + payload) to @out. */
 void ipc_test_append_frame(GByteArray *out, const void *payload,
 			   uint32_t len);

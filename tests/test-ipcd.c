@@ -538,25 +538,6 @@ static void test_garbage_lookups(struct net *n, gconstpointer data)
 	g_assert_null(strchr(n->log, '\x1b'));
 }
 
-/* A raw, non-blocking connect to @name in the run directory; -errno. */
-static int unix_try_connect(const char *name)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-
-	g_assert_no_errno(fd);
-	g_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-		   g_getenv("IPC_RUNDIR"), name);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /*
  * A protocol service whose backlog is full: ipcd neither blocks nor
  * refuses at once.  Others are served meanwhile, the lookup gets
@@ -566,25 +547,14 @@ static int unix_try_connect(const char *name)
 static void test_routed_service_busy(struct net *n, gconstpointer data)
 {
 	static const char lookup[] = "pong;pong busy://h/x";
-	g_autofree char *path = ipc_test_path(&n->base, "busy");
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	g_autoptr(GByteArray) uri = g_byte_array_new();
 	g_autofree char *got = NULL;
 	gsize len;
 	int listener, filler, waiting, accepted, fd;
 
 	(void)data;
-	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	g_assert_no_errno(listener);
-	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	g_assert_no_errno(bind(listener, (struct sockaddr *)&sun,
-			       sizeof(sun)));
-	/* A backlog of 0 holds one connection. */
-	g_assert_no_errno(listen(listener, 0));
+	listener = ipc_test_raw_listen_full("busy", &filler);
 	ipc_test_expect_leftover(&n->base, "busy");
-	filler = unix_try_connect("busy");
-	g_assert_cmpint(filler, >=, 0);
-	g_assert_cmpint(unix_try_connect("busy"), ==, -EAGAIN);
 
 	waiting = ipc_test_raw_connect("ipc");
 	ipc_test_write_frame(waiting, lookup, sizeof(lookup) - 1);

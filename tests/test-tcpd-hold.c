@@ -32,13 +32,11 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 typedef struct ipc_test_fixture Fixture;
@@ -389,44 +387,6 @@ static void test_idle_flood(Fixture *f, gconstpointer data)
 /* full-backlog                                                         */
 /* ------------------------------------------------------------------ */
 
-/* A raw, non-blocking connect to @name in the run directory; -errno. */
-static int unix_try_connect(const char *name)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-
-	g_assert_no_errno(fd);
-	g_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-		   g_getenv("IPC_RUNDIR"), name);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* "slow": a service that never accepts, its backlog full. */
-static int stuck_service(Fixture *f, int *filler)
-{
-	g_autofree char *path = ipc_test_path(f, "slow");
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	g_assert_no_errno(fd);
-	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	g_assert_no_errno(bind(fd, (struct sockaddr *)&sun, sizeof(sun)));
-	/* A backlog of 0 holds one connection. */
-	g_assert_no_errno(listen(fd, 0));
-	ipc_test_expect_leftover(f, "slow");
-	*filler = unix_try_connect("slow");
-	g_assert_cmpint(*filler, >=, 0);
-	g_assert_cmpint(unix_try_connect("slow"), ==, -EAGAIN);
-	return fd;
-}
-
 static void test_full_backlog(Fixture *f, gconstpointer data)
 {
 	static const char *const more[] = {
@@ -438,7 +398,9 @@ static void test_full_backlog(Fixture *f, gconstpointer data)
 	gint64 start;
 
 	(void)data;
-	listener = stuck_service(f, &filler);
+	/* "slow": a service that never accepts, its backlog full. */
+	listener = ipc_test_raw_listen_full("slow", &filler);
+	ipc_test_expect_leftover(f, "slow");
 	daemons_start(f, &echo, &tcpd, more);
 	measure("ipc-tcpd", tcpd.pid, "before", &before);
 	relay = relayed_within(&tcpd, served_ms());

@@ -53,7 +53,7 @@ uint64_t daemon_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int daemon_ms_parse(const char *s, unsigned int *ms)
+int daemon_count_parse(const char *s, unsigned int max, unsigned int *n)
 {
 	char *end;
 	long v;
@@ -62,10 +62,15 @@ int daemon_ms_parse(const char *s, unsigned int *ms)
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > DAEMON_TIMEOUT_MAX_MS)
+	if (errno || *end || v < 1 || v > (long)max)
 		return -EINVAL;
-	*ms = (unsigned int)v;
+	*n = (unsigned int)v;
 	return 0;
+}
+
+int daemon_ms_parse(const char *s, unsigned int *ms)
+{
+	return daemon_count_parse(s, DAEMON_TIMEOUT_MAX_MS, ms);
 }
 
 int daemon_local_connect(const char *name, size_t len, int *fdp)

@@ -26,6 +26,12 @@ uint64_t daemon_now_ms(void);
 #define DAEMON_TIMEOUT_MAX_MS (3600 * 1000)
 
 /*
+ * A count option: @s in decimal, 1 to @max, nothing else.  0, or
+ * -EINVAL.
+ */
+int daemon_count_parse(const char *s, unsigned int max, unsigned int *n);
+
+/*
  * A time limit option: @s in decimal milliseconds, 1 to
  * DAEMON_TIMEOUT_MAX_MS, nothing else.  0, or -EINVAL.
  */

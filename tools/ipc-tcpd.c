@@ -1438,22 +1438,6 @@ static int allow_file(struct options *o, const char *path)
 	return ret;
 }
 
-/* A limit option: decimal, 1 to COUNT_MAX.  0, or -EINVAL. */
-static int count_parse(const char *s, unsigned int *n)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > COUNT_MAX)
-		return -EINVAL;
-	*n = (unsigned int)v;
-	return 0;
-}
-
 /* 0 to run, 1 when done (--help, --version), 2 on a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -1499,10 +1483,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			ret = daemon_ms_parse(optarg, &o->timeout_ms);
 			break;
 		case 'm':
-			ret = count_parse(optarg, &o->max_handshakes);
+			ret = daemon_count_parse(optarg, COUNT_MAX,
+						 &o->max_handshakes);
 			break;
 		case 'p':
-			ret = count_parse(optarg, &o->max_per_source);
+			ret = daemon_count_parse(optarg, COUNT_MAX,
+						 &o->max_per_source);
 			break;
 		case 'h':
 			usage(stdout);
