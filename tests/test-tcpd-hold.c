@@ -307,11 +307,11 @@ static void test_flood_then_close(Fixture *f, gconstpointer data)
 
 /*
  * Opens @n idle TCP connections to @d (non-blocking connects, never a
- * byte sent), from 127.0.0.2 to 127.0.0.(1 + IDLE_SOURCES) where
- * loopback takes them (so that the overall limits are met, not only the
- * per-address one), else from 127.0.0.1.
+ * byte sent), from 127.0.0.2 to 127.0.0.(1 + @sources) in turn where
+ * loopback takes them, else from 127.0.0.1.
  */
-static void idle_open(const struct net_daemon *d, GArray *fds, int n)
+static void idle_open(const struct net_daemon *d, GArray *fds, int n,
+		      guint sources)
 {
 	gboolean aliases = net_loopback_aliases();
 	struct sockaddr_in to = { .sin_family = AF_INET };
@@ -327,8 +327,7 @@ static void idle_open(const struct net_daemon *d, GArray *fds, int n)
 			struct sockaddr_in from = { .sin_family = AF_INET };
 
 			from.sin_addr.s_addr = htonl(0x7f000002 +
-						     (guint)(fds->len %
-							     IDLE_SOURCES));
+						     fds->len % sources);
 			g_assert_no_errno(bind(fd, (struct sockaddr *)&from,
 					       sizeof(from)));
 		}
@@ -366,7 +365,8 @@ static void test_idle_flood(Fixture *f, gconstpointer data)
 	}
 	measure("ipc-tcpd", tcpd.pid, "before", &before);
 
-	idle_open(&tcpd, idle, IDLE_PEERS);
+	/* From IDLE_SOURCES addresses: the overall limits are met. */
+	idle_open(&tcpd, idle, IDLE_PEERS, IDLE_SOURCES);
 	for (int i = 0; i < REAL_REQUESTS; i++) {
 		int fd, local;
 
@@ -374,9 +374,48 @@ static void test_idle_flood(Fixture *f, gconstpointer data)
 		local = routed_within(uri, served_ms());
 		close(fd);
 		close(local);
-		idle_open(&tcpd, idle, IDLE_MORE);
+		idle_open(&tcpd, idle, IDLE_MORE, IDLE_SOURCES);
 	}
 	measure("ipc-tcpd", tcpd.pid, "during the flood", &after);
+	for (guint i = 0; i < idle->len; i++)
+		close(g_array_index(idle, int, i));
+	net_daemon_stop(&tcpd);
+	net_daemon_stop(&echo);
+}
+
+/*
+ * One address floods: it sheds its own oldest handshakes, not another
+ * address's, even past the overall limit.
+ */
+static void test_per_source(Fixture *f, gconstpointer data)
+{
+	static const char *const more[] = {
+		"--max-handshakes", "64", "--max-per-source", "16", NULL,
+	};
+	g_autoptr(GArray) idle = g_array_new(FALSE, FALSE, sizeof(int));
+	struct net_daemon echo, tcpd;
+	struct figures before, after;
+	int bystander;
+
+	(void)data;
+	if (!net_loopback_aliases()) {
+		g_test_skip("127.0.0.2 cannot be bound");
+		return;
+	}
+	daemons_start(f, &echo, &tcpd, more);
+	measure("ipc-tcpd", tcpd.pid, "before", &before);
+	/* Idle for now, from 127.0.0.1. */
+	bystander = net_tcp_connect(tcpd.addr, tcpd.port);
+	g_usleep(100 * 1000);
+	/* 100 idle from 127.0.0.2 alone. */
+	idle_open(&tcpd, idle, 100, 1);
+	g_usleep(500 * 1000);
+	/* The bystander was not shed: its request is served. */
+	net_send_text(bystander, "connect " ECHO);
+	expect_within(bystander, "ok", served_ms());
+	assert_echo(bystander, served_ms());
+	measure("ipc-tcpd", tcpd.pid, "after", &after);
+	close(bystander);
 	for (guint i = 0; i < idle->len; i++)
 		close(g_array_index(idle, int, i));
 	net_daemon_stop(&tcpd);
@@ -525,6 +564,7 @@ int main(int argc, char **argv)
 	IPC_TEST_ADD("/ipc/tcpd-hold/flood-then-close", test_flood_then_close,
 		     NULL);
 	IPC_TEST_ADD("/ipc/tcpd-hold/idle-flood", test_idle_flood, NULL);
+	IPC_TEST_ADD("/ipc/tcpd-hold/per-source", test_per_source, NULL);
 	IPC_TEST_ADD("/ipc/tcpd-hold/full-backlog", test_full_backlog, NULL);
 	IPC_TEST_ADD("/ipc/tcpd-hold/slow-resolver", test_slow_resolver,
 		     NULL);
