@@ -38,9 +38,12 @@ void ipc_test_init(int *argc, char ***argv)
 	alarm(IPC_TEST_TIMEOUT);
 }
 
-int ipc_test_count_fds(void)
+/* Entries of /proc/<pid>/fd (/proc/self/fd when @pid is 0). */
+static int fd_entries(pid_t pid)
 {
-	DIR *dir = opendir("/proc/self/fd");
+	g_autofree char *path = pid ? g_strdup_printf("/proc/%d/fd", (int)pid) :
+				      g_strdup("/proc/self/fd");
+	DIR *dir = opendir(path);
 	struct dirent *entry;
 	int count = 0;
 
@@ -50,8 +53,18 @@ int ipc_test_count_fds(void)
 			count++;
 	}
 	closedir(dir);
+	return count;
+}
+
+int ipc_test_count_fds(void)
+{
 	/* The directory stream's own fd was listed too. */
-	return count - 1;
+	return fd_entries(0) - 1;
+}
+
+int ipc_test_count_fds_of(pid_t pid)
+{
+	return fd_entries(pid);
 }
 
 void ipc_test_assert_fd_closed(int fd)

@@ -90,6 +90,9 @@ char *ipc_test_path(const struct ipc_test_fixture *f, const char *name);
 /** Number of open fds of this process (/proc/self/fd minus its own fd). */
 int ipc_test_count_fds(void);
 
+/** Number of open fds of another process @pid (its /proc/<pid>/fd). */
+int ipc_test_count_fds_of(pid_t pid);
+
 /** Asserts that @fd is closed: fcntl(fd, F_GETFD) fails with EBADF. */
 void ipc_test_assert_fd_closed(int fd);
 

@@ -221,6 +221,16 @@ static void ipcd_start(struct ipcd *d, const char *const *args)
 	close(fd);
 }
 
+/* Shows ipcd's fds and RSS (the figures of an attack's before and after). */
+static void ipcd_figures(const struct ipcd *d, const char *when)
+{
+	gsize rss;
+
+	ipc_test_memory(d->pid, NULL, &rss);
+	g_test_message("ipcd %s: %d fds, RSS %.1f MiB", when,
+		       ipc_test_count_fds_of(d->pid), rss / 1048576.0);
+}
+
 /* ipcd's output so far. */
 static char *ipcd_log(const struct ipcd *d)
 {
@@ -553,6 +563,7 @@ static void test_routed_service_busy(struct net *n, gconstpointer data)
 	int listener, filler, waiting, accepted, fd;
 
 	(void)data;
+	ipcd_figures(&n->ipcd, "before");
 	listener = ipc_test_raw_listen_full("busy", &filler);
 	ipc_test_expect_leftover(&n->base, "busy");
 
@@ -586,6 +597,7 @@ static void test_routed_service_busy(struct net *n, gconstpointer data)
 	close(waiting);
 	close(filler);
 	close(listener);
+	ipcd_figures(&n->ipcd, "after");
 }
 
 /*
@@ -601,6 +613,7 @@ static void test_long_unknown_error(struct net *n, gconstpointer data)
 	size_t i;
 
 	(void)data;
+	ipcd_figures(&n->ipcd, "before");
 	ipc_test_write_frame(fd, lookup, sizeof(lookup) - 1);
 	got = raw_reply(fd);
 	close(fd);
@@ -611,6 +624,7 @@ static void test_long_unknown_error(struct net *n, gconstpointer data)
 	/* What ipc_connect_service() makes of it. */
 	g_assert_cmpint(routed_connect(n->base.ctx, "pong fake://h/e2long",
 				       "pong", &fd), ==, -EPROTO);
+	ipcd_figures(&n->ipcd, "after");
 	n->log = ipcd_stop(&n->ipcd, SIGTERM);
 	g_assert_nonnull(strstr(n->log, ": error EPROTO xxx"));
 }

@@ -30,7 +30,6 @@
 #include "net-test.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -86,20 +85,6 @@ static gint64 now_ms(void)
 /* Measures of a daemon                                                 */
 /* ------------------------------------------------------------------ */
 
-static int count_fds(GPid pid)
-{
-	g_autofree char *path = g_strdup_printf("/proc/%d/fd", (int)pid);
-	DIR *dir = opendir(path);
-	struct dirent *e;
-	int n = 0;
-
-	g_assert_nonnull(dir);
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 struct figures {
 	int fds;
 	gsize rss;
@@ -108,7 +93,7 @@ struct figures {
 static void measure(const char *who, GPid pid, const char *when,
 		    struct figures *fig)
 {
-	fig->fds = count_fds(pid);
+	fig->fds = ipc_test_count_fds_of(pid);
 	ipc_test_memory(pid, NULL, &fig->rss);
 	g_test_message("%s %s: %d fds, RSS %.1f MiB", who, when, fig->fds,
 		       fig->rss / 1048576.0);
@@ -276,9 +261,9 @@ static void test_flood_then_close(Fixture *f, gconstpointer data)
 	/* Within the documented bound, both are back near the baseline. */
 	deadline = now_ms() + RECOVERY_S * 1000;
 	for (;;) {
-		tnow.fds = count_fds(tcpd.pid);
+		tnow.fds = ipc_test_count_fds_of(tcpd.pid);
 		ipc_test_memory(tcpd.pid, NULL, &tnow.rss);
-		enow.fds = count_fds(echo.pid);
+		enow.fds = ipc_test_count_fds_of(echo.pid);
 		ipc_test_memory(echo.pid, NULL, &enow.rss);
 		if ((recovered(&tnow, &tbase, check_rss) &&
 		     recovered(&enow, &ebase, check_rss)) ||

@@ -105,9 +105,9 @@
 /* What an fd of ours is doing during its handshake. */
 enum peer_state {
 	PEER_INBOUND,		/* accepted TCP: reading its request */
-	PEER_LOCAL,		/* accepted TCP: its service's backlog is full */
+	PEER_LOCAL,		/* accepted TCP: its service's backlog full */
 	PEER_REQUESTER,		/* our client: reading its URI */
-	PEER_RESOLVING,		/* requester: its host name is being resolved */
+	PEER_RESOLVING,		/* requester: its host being resolved */
 	PEER_WAITING,		/* requester: waiting for its TCP side */
 	PEER_CONNECTING,	/* outbound TCP: connect(2) in progress */
 	PEER_REPLY,		/* outbound TCP: reading the reply */
@@ -162,8 +162,8 @@ struct tcpd {
 	void *ctx;
 	int listenfd;		/* TCP listener (external fd) */
 	int signalfd;		/* SIGTERM, SIGINT (external fd) */
-	int watchfd;		/* epoll of TCP fds in handshake (external) */
-	int resolved[2];	/* pipe of finished name lookups, [0] external */
+	int watchfd;		/* epoll of TCP fds in handshake */
+	int resolved[2];	/* pipe of finished name lookups */
 	int sparefd;		/* spent to refuse a client, out of fds */
 	struct peer **peers;	/* by fd; NULL when not in handshake */
 	size_t npeers;

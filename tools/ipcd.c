@@ -67,7 +67,7 @@ struct lookup {
 	pid_t pid;		/* the client's, for the log */
 	char name[IPC_NET_NAME_MAX + 1];
 	char *uri;		/* the URI asked for, NUL-terminated */
-	struct ipc_span scheme;	/* in @uri: the protocol service's name */
+	struct ipc_span scheme;	/* in @uri: the protocol service */
 	struct handshake_reader reader;
 	char reply[REPLY_MAX];
 };
@@ -556,7 +556,8 @@ static void usage(FILE *out)
 		"\n"
 		"      --client-timeout=MS   time a client has to send its lookup\n"
 		"                            (default %d)\n"
-		"      --service-timeout=MS  time a protocol service has to accept\n"
+		"      --service-timeout=MS  time a protocol service has to"
+		" accept\n"
 		"                            and reply (default %d)\n"
 		"  -h, --help                show this help and exit\n"
 		"  -V, --version             show the version and exit\n",
