@@ -2,9 +2,11 @@
  * A resolver that takes its time, for tests/test-tcpd-hold: preloaded
  * (LD_PRELOAD) into an ipc-tcpd, it answers getaddrinfo(3) for the names
  * dMS.slow.test after MS milliseconds, with 127.0.0.1, as a resolver
- * that waits for a DNS server would; any other call goes to libc's.  So
- * a test can show that a slow name lookup stalls nothing else, on
- * loopback and without a DNS server.
+ * that waits for a DNS server would; the same for an IPv6 address with
+ * such a zone (::1%dMS.slow.test), which is no numeric address (there is
+ * no such interface) and would go to the resolver as a name.  Any other
+ * call goes to libc's.  So a test can show that a slow name lookup
+ * stalls nothing else, on loopback and without a DNS server.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -34,13 +36,17 @@ static getaddrinfo_fn *real_getaddrinfo(void)
 	return fn;
 }
 
-/* The delay of dMS.slow.test in ms, or -1 for any other name. */
+/* The delay of [...%]dMS.slow.test in ms, or -1 for any other name. */
 static long delay_of(const char *node)
 {
-	size_t len = node ? strlen(node) : 0, slen = strlen(SUFFIX);
+	const char *zone = node ? strrchr(node, '%') : NULL;
+	size_t len, slen = strlen(SUFFIX);
 	char *end;
 	long ms;
 
+	if (zone)
+		node = zone + 1;
+	len = node ? strlen(node) : 0;
 	if (len <= slen + 1 || node[0] != 'd' ||
 	    strcmp(node + len - slen, SUFFIX) != 0)
 		return -1;
@@ -57,7 +63,7 @@ int getaddrinfo(const char *node, const char *service,
 
 	if (ms < 0)
 		return real_getaddrinfo()(node, service, hints, res);
-	/* A name is no numeric address: answered at once. */
+	/* No numeric address (nor an unknown zone): answered at once. */
 	if (hints && (hints->ai_flags & AI_NUMERICHOST))
 		return EAI_NONAME;
 	ts.tv_sec = ms / 1000;

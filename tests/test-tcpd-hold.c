@@ -15,7 +15,8 @@
  *   limit, and one gets through once the backlog has room.
  * - slow-resolver: a host name whose lookup takes longer than the time
  *   limit stalls nothing; the requester gets ETIMEDOUT at its time limit;
- *   a name that resolves at once still works.
+ *   a name that resolves at once still works; an IPv6 address with an
+ *   unknown zone is refused at once, never looked up as a name.
  *
  * "Served within SERVED_MS" is no speed threshold: it tells "served" from
  * "stalled for a handshake window or a lookup" (seconds), with room for
@@ -502,6 +503,7 @@ static void test_slow_resolver(Fixture *f, gconstpointer data)
 	static const char *const echo_args[] = { ECHO, NULL };
 	static const char *const b_args[] = { "--allow", ECHO, NULL };
 	g_autofree char *stalled = NULL, *quick = NULL, *numeric = NULL;
+	g_autofree char *zone = NULL;
 	struct net_daemon echo, a, b;
 	struct figures before, after;
 	int relay, waiting, fd;
@@ -515,8 +517,17 @@ static void test_slow_resolver(Fixture *f, gconstpointer data)
 				  b.port, ECHO);
 	quick = g_strdup_printf("tcp://d0.slow.test:%u/%s", b.port, ECHO);
 	numeric = g_strdup_printf("tcp://%s:%u/%s", LOOPBACK, b.port, ECHO);
+	zone = g_strdup_printf("tcp://[::1%%d%d.slow.test]:%u/%s",
+			       SLOW_NAME_MS, b.port, ECHO);
 	measure("ipc-tcpd", a.pid, "before", &before);
 	relay = relayed_within(&a, served_ms());
+
+	/* An IPv6 address whose zone is unknown is never taken for a name. */
+	fd = ipc_test_raw_connect("tcp");
+	net_send_text(fd, zone);
+	expect_within(fd, "error EHOSTUNREACH cannot resolve the host",
+		      served_ms());
+	close(fd);
 
 	start = now_ms();
 	waiting = ipc_test_raw_connect("tcp");
