@@ -38,9 +38,12 @@ void ipc_test_init(int *argc, char ***argv)
 	alarm(IPC_TEST_TIMEOUT);
 }
 
-int ipc_test_count_fds(void)
+/* Entries of /proc/<pid>/fd (/proc/self/fd when @pid is 0). */
+static int fd_entries(pid_t pid)
 {
-	DIR *dir = opendir("/proc/self/fd");
+	g_autofree char *path = pid ? g_strdup_printf("/proc/%d/fd", (int)pid) :
+				      g_strdup("/proc/self/fd");
+	DIR *dir = opendir(path);
 	struct dirent *entry;
 	int count = 0;
 
@@ -50,8 +53,18 @@ int ipc_test_count_fds(void)
 			count++;
 	}
 	closedir(dir);
+	return count;
+}
+
+int ipc_test_count_fds(void)
+{
 	/* The directory stream's own fd was listed too. */
-	return count - 1;
+	return fd_entries(0) - 1;
+}
+
+int ipc_test_count_fds_of(pid_t pid)
+{
+	return fd_entries(pid);
 }
 
 void ipc_test_assert_fd_closed(int fd)
@@ -471,7 +484,7 @@ static void rundir_address(struct sockaddr_un *addr, const char *name)
 			(int)sizeof(addr->sun_path));
 }
 
-int ipc_test_raw_listen(const char *name)
+static int raw_listen(const char *name, int backlog)
 {
 	struct sockaddr_un addr;
 	int fd;
@@ -480,7 +493,41 @@ int ipc_test_raw_listen(const char *name)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_assert_no_errno(fd);
 	g_assert_no_errno(bind(fd, (struct sockaddr *)&addr, sizeof(addr)));
-	g_assert_no_errno(listen(fd, 16));
+	g_assert_no_errno(listen(fd, backlog));
+	return fd;
+}
+
+int ipc_test_raw_listen(const char *name)
+{
+	return raw_listen(name, 16);
+}
+
+/* A non-blocking connect to @name: the fd, or -errno. */
+static int raw_connect_nonblocking(const char *name)
+{
+	struct sockaddr_un addr;
+	int fd;
+
+	rundir_address(&addr, name);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	g_assert_no_errno(fd);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ipc_test_raw_listen_full(const char *name, int *filler)
+{
+	/* A backlog of 0 holds one connection. */
+	int fd = raw_listen(name, 0);
+
+	*filler = raw_connect_nonblocking(name);
+	g_assert_cmpint(*filler, >=, 0);
+	g_assert_cmpint(raw_connect_nonblocking(name), ==, -EAGAIN);
 	return fd;
 }
 

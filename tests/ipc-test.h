@@ -90,6 +90,9 @@ char *ipc_test_path(const struct ipc_test_fixture *f, const char *name);
 /** Number of open fds of this process (/proc/self/fd minus its own fd). */
 int ipc_test_count_fds(void);
 
+/** Number of open fds of another process @pid (its /proc/<pid>/fd). */
+int ipc_test_count_fds_of(pid_t pid);
+
 /** Asserts that @fd is closed: fcntl(fd, F_GETFD) fails with EBADF. */
 void ipc_test_assert_fd_closed(int fd);
 
@@ -269,6 +272,15 @@ int ipc_test_raw_try_connect(const char *name);
  * and unlinks the socket file (or declares it a leftover).
  */
 int ipc_test_raw_listen(const char *name);
+
+/**
+ * A listening socket bound to $IPC_RUNDIR/@name whose backlog is full: a
+ * service that never accepts.  Its backlog of 0 holds one connection,
+ * *@filler (close-on-exec); a non-blocking connect then fails with
+ * EAGAIN, which is asserted.  The caller closes both and unlinks the
+ * socket file (or declares it a leftover).
+ */
+int ipc_test_raw_listen_full(const char *name, int *filler);
 
 /** Append one frame (4-byte big-endian length + payload) to @out. */
 void ipc_test_append_frame(GByteArray *out, const void *payload,

@@ -10,7 +10,8 @@
  * ok then echoes every message, "hello" replies ok and a message "hello"
  * in the same write (the bytes after ok must reach the client, not
  * ipcd), "stall" never replies, "close" closes, "long" and "toolong"
- * send an error reply of the most bytes ipcd takes and of one more;
+ * send an error reply of the most bytes ipcd takes and of one more,
+ * "e2long" one of the most bytes whose errno name ipcd does not know;
  * anything else is sent back as the reply itself, '_' read as ' ' (so
  * "error_EACCES_no" replies "error EACCES no").
  *
@@ -76,6 +77,15 @@ static void fake_reply(void *ctx, int fd, const char *what, size_t len,
 		memset(big, 'x', n);
 		memcpy(big, "error EACCES ", 13);
 		g_assert_cmpint(ipc_schedule(ctx, fd, big, n), ==, 0);
+		g_free(big);
+		*state = FAKE_STALLED;
+	} else if (!strcmp(reply, "e2long")) {
+		/* Valid, but "E2" reads as EPROTO: 4 bytes longer. */
+		char *big = g_malloc(REPLY_MAX);
+
+		memset(big, 'x', REPLY_MAX);
+		memcpy(big, "error E2 ", 9);
+		g_assert_cmpint(ipc_schedule(ctx, fd, big, REPLY_MAX), ==, 0);
 		g_free(big);
 		*state = FAKE_STALLED;
 	} else if (!strcmp(reply, "stall")) {
@@ -209,6 +219,16 @@ static void ipcd_start(struct ipcd *d, const char *const *args)
 		g_usleep(10000);
 	}
 	close(fd);
+}
+
+/* Shows ipcd's fds and RSS (the figures of an attack's before and after). */
+static void ipcd_figures(const struct ipcd *d, const char *when)
+{
+	gsize rss;
+
+	ipc_test_memory(d->pid, NULL, &rss);
+	g_test_message("ipcd %s: %d fds, RSS %.1f MiB", when,
+		       ipc_test_count_fds_of(d->pid), rss / 1048576.0);
 }
 
 /* ipcd's output so far. */
@@ -526,6 +546,87 @@ static void test_garbage_lookups(struct net *n, gconstpointer data)
 	n->log = ipcd_stop(&n->ipcd, SIGTERM);
 	g_assert_nonnull(strstr(n->log, ": p?[2Jng: error ENOENT"));
 	g_assert_null(strchr(n->log, '\x1b'));
+}
+
+/*
+ * A protocol service whose backlog is full: ipcd neither blocks nor
+ * refuses at once.  Others are served meanwhile, the lookup gets
+ * ETIMEDOUT at the service's time limit, and one gets through once the
+ * backlog has room.
+ */
+static void test_routed_service_busy(struct net *n, gconstpointer data)
+{
+	static const char lookup[] = "pong;pong busy://h/x";
+	g_autoptr(GByteArray) uri = g_byte_array_new();
+	g_autofree char *got = NULL;
+	gsize len;
+	int listener, filler, waiting, accepted, fd;
+
+	(void)data;
+	ipcd_figures(&n->ipcd, "before");
+	listener = ipc_test_raw_listen_full("busy", &filler);
+	ipc_test_expect_leftover(&n->base, "busy");
+
+	waiting = ipc_test_raw_connect("ipc");
+	ipc_test_write_frame(waiting, lookup, sizeof(lookup) - 1);
+	g_assert_cmpint(routed_connect(n->base.ctx, ROUTE, "pong", &fd), ==,
+			0);
+	assert_echoes(n->base.ctx, fd);
+	got = raw_reply(waiting);
+	g_assert_cmpstr(got, ==,
+			"error ETIMEDOUT the protocol service is busy");
+	close(waiting);
+
+	/* Room in the backlog: the waiting lookup gets through. */
+	waiting = ipc_test_raw_connect("ipc");
+	ipc_test_write_frame(waiting, lookup, sizeof(lookup) - 1);
+	g_usleep(100 * 1000);
+	accepted = accept(listener, NULL, NULL);
+	g_assert_no_errno(accepted);
+	close(accepted);	/* the filler's */
+	g_assert_true(ipc_test_poll(listener, POLLIN, 5000));
+	accepted = accept(listener, NULL, NULL);
+	g_assert_no_errno(accepted);
+	len = ipc_test_read_frame(accepted, uri);
+	g_assert_cmpmem(uri->data, len, "busy://h/x", 10);
+	ipc_test_write_frame(accepted, "ok", 2);
+	g_clear_pointer(&got, g_free);
+	got = raw_reply(waiting);
+	g_assert_cmpstr(got, ==, "ok");
+	close(accepted);
+	close(waiting);
+	close(filler);
+	close(listener);
+	ipcd_figures(&n->ipcd, "after");
+}
+
+/*
+ * The protocol service's longest valid error reply, with an errno name
+ * ipcd does not know: forwarded as EPROTO with its text cut to fit the
+ * 1 KiB a client reads, never dropped.
+ */
+static void test_long_unknown_error(struct net *n, gconstpointer data)
+{
+	static const char lookup[] = "pong;pong fake://h/e2long";
+	g_autofree char *got = NULL;
+	int fd = ipc_test_raw_connect("ipc");
+	size_t i;
+
+	(void)data;
+	ipcd_figures(&n->ipcd, "before");
+	ipc_test_write_frame(fd, lookup, sizeof(lookup) - 1);
+	got = raw_reply(fd);
+	close(fd);
+	g_assert_cmpuint(strlen(got), ==, REPLY_MAX);
+	g_assert_true(g_str_has_prefix(got, "error EPROTO xxx"));
+	for (i = strlen("error EPROTO "); i < REPLY_MAX; i++)
+		g_assert_cmpint(got[i], ==, 'x');
+	/* What ipc_connect_service() makes of it. */
+	g_assert_cmpint(routed_connect(n->base.ctx, "pong fake://h/e2long",
+				       "pong", &fd), ==, -EPROTO);
+	ipcd_figures(&n->ipcd, "after");
+	n->log = ipcd_stop(&n->ipcd, SIGTERM);
+	g_assert_nonnull(strstr(n->log, ": error EPROTO xxx"));
 }
 
 /* A client that sends nothing, or half a lookup, times out alone. */
@@ -939,6 +1040,10 @@ int main(int argc, char **argv)
 	NET_ADD("/ipc/ipcd/routed/errors", test_routed_errors, NULL);
 	NET_ADD("/ipc/ipcd/routed/long-rules", test_routed_long_rules, NULL);
 	NET_ADD("/ipc/ipcd/routed/service-stalls", test_routed_service_stalls,
+		short_limits);
+	NET_ADD("/ipc/ipcd/routed/long-unknown-error",
+		test_long_unknown_error, NULL);
+	NET_ADD("/ipc/ipcd/routed/service-busy", test_routed_service_busy,
 		short_limits);
 	NET_ADD("/ipc/ipcd/local-paths", test_local_paths, NULL);
 	NET_ADD("/ipc/ipcd/garbage-lookups", test_garbage_lookups, NULL);

@@ -507,6 +507,10 @@ static void test_command_line(Fixture *f, gconstpointer data)
 	static const char *const bad_timeout[] = { "--timeout", "0", NULL };
 	static const char *const bad_listen[] = { "--listen", "nowhere",
 						  NULL };
+	static const char *const bad_max[] = { "--max-handshakes", "0",
+					       NULL };
+	static const char *const bad_source[] = { "--max-per-source", "1x",
+						  NULL };
 	g_autofree char *in_use = NULL;
 	guint16 port;
 	int listener;
@@ -518,6 +522,8 @@ static void test_command_line(Fixture *f, gconstpointer data)
 	g_assert_cmpint(run_tcpd(bad_name), ==, 2);
 	g_assert_cmpint(run_tcpd(bad_timeout), ==, 2);
 	g_assert_cmpint(run_tcpd(bad_listen), ==, 1);
+	g_assert_cmpint(run_tcpd(bad_max), ==, 2);
+	g_assert_cmpint(run_tcpd(bad_source), ==, 2);
 	/* The TCP port is taken: exit 1, nothing left behind. */
 	listener = net_tcp_listen(LOOPBACK, &port);
 	in_use = g_strdup_printf("%s:%u", LOOPBACK, port);

@@ -7,6 +7,7 @@
 #ifndef IPC_DAEMON_H
 #define IPC_DAEMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -25,9 +26,24 @@ uint64_t daemon_now_ms(void);
 #define DAEMON_TIMEOUT_MAX_MS (3600 * 1000)
 
 /*
+ * A count option: @s in decimal, 1 to @max, nothing else.  0, or
+ * -EINVAL.
+ */
+int daemon_count_parse(const char *s, unsigned int max, unsigned int *n);
+
+/*
  * A time limit option: @s in decimal milliseconds, 1 to
  * DAEMON_TIMEOUT_MAX_MS, nothing else.  0, or -EINVAL.
  */
 int daemon_ms_parse(const char *s, unsigned int *ms);
+
+/*
+ * A raw, non-blocking connection to the local service @name (@len bytes,
+ * a valid service name) in the run directory ($IPC_RUNDIR, else the
+ * default), stored in *@fdp.  Never blocks: 0, -EAGAIN while the
+ * service's backlog is full (nothing is left open; try again later), or
+ * another negative errno (-ENOENT: nothing serves @name).
+ */
+int daemon_local_connect(const char *name, size_t len, int *fdp);
 
 #endif /* IPC_DAEMON_H */

@@ -12,23 +12,36 @@
  *   remote ipc-tcpd for SERVICE and switches the client's connection with
  *   the TCP connection.
  * Once switched, libipc relays the frames untouched (ipc_add_switch()).
- * Everything runs in one event loop: TCP sockets are external fds of the
- * context, outbound connects in progress are watched by an epoll instance
- * that is itself an external fd (a connect completes with writability,
- * which external fds do not report), signals arrive through a signalfd,
- * and handshake time limits are checked at the context's timer ticks.
+ * Everything runs in one event loop and nothing in it blocks: TCP sockets
+ * in their handshake are watched by an epoll instance of ours that is
+ * itself an external fd of the context (a connect completes with
+ * writability, which external fds do not report, and a socket must be
+ * able to stop being watched without being closed); they become external
+ * fds of the context when they are switched.  The connection to a local
+ * service whose backlog is full is tried again at timer ticks until the
+ * handshake's time limit; host names are resolved by short-lived threads
+ * that report through a pipe; signals arrive through a signalfd; time
+ * limits are checked at the context's timer ticks.
+ *
+ * Against a flood of idle peers: at most --max-handshakes TCP connections
+ * in handshake, at most --max-per-source from one address, and FD_RESERVE
+ * fds kept free for relays and local clients; past a limit, the oldest
+ * handshake (of that address, or of all) is shed.
  *
  * SPDX-License-Identifier: ISC
  */
 
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -37,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -57,7 +71,8 @@
 /* doc/network.md section 3: a request frame announces at most 4 KiB. */
 #define REQUEST_MAX 4096
 #define CONNECT_PREFIX "connect "
-#define LISTEN_BACKLOG 128
+/* Room for bursts of connections: the kernel drops the SYNs past it. */
+#define LISTEN_BACKLOG 4096
 /* Text form of a numeric host (IPv6 with a zone), and of host and port. */
 #define ADDR_HOST 64
 #define ADDR_TEXT (ADDR_HOST + 10)
@@ -65,8 +80,23 @@
 #define DRAIN_MAX (64 * 1024)
 /* Accepts per wake-up of the listener, so that other peers get a turn. */
 #define ACCEPT_BATCH 64
-/* Completed outbound connects handled per wake-up. */
-#define CONNECT_BATCH 16
+/* Ready handshake sockets (our epoll) handled per wake-up. */
+#define WATCH_BATCH 64
+/* Handshakes in progress, overall and from one address (options). */
+#define DEFAULT_MAX_HANDSHAKES 256
+#define DEFAULT_MAX_PER_SOURCE 32
+/* Largest value of these options. */
+#define COUNT_MAX 1000000
+/*
+ * File descriptors kept free for established relays, local clients and
+ * the connections to local services: an accepted TCP connection that
+ * leaves fewer free sheds the oldest handshake.
+ */
+#define FD_RESERVE 64
+/* Period of the attempts to reach a local service whose backlog is full. */
+#define LOCAL_RETRY_MS 20
+/* Host names being resolved at once (threads). */
+#define RESOLVERS_MAX 16
 /* Text of an error reply passed on from a remote ipc-tcpd, NUL included. */
 #define REPLY_TEXT_MAX 96
 /* A log line, longer ones cut (a URI may be 4 KiB). */
@@ -75,21 +105,46 @@
 /* What an fd of ours is doing during its handshake. */
 enum peer_state {
 	PEER_INBOUND,		/* accepted TCP: reading its request */
+	PEER_LOCAL,		/* accepted TCP: its service's backlog full */
 	PEER_REQUESTER,		/* our client: reading its URI */
+	PEER_RESOLVING,		/* requester: its host being resolved */
 	PEER_WAITING,		/* requester: waiting for its TCP side */
 	PEER_CONNECTING,	/* outbound TCP: connect(2) in progress */
 	PEER_REPLY,		/* outbound TCP: reading the reply */
 };
 
+struct resolve_job;
+
 /* An fd in its handshake; forgotten once it is switched or closed. */
 struct peer {
 	enum peer_state state;
 	int other;		/* requester <-> its TCP side, or -1 */
+	int older, newer;	/* inbound: the list in accept order, or -1 */
 	uint64_t deadline_ms;	/* handshake time limit (monotonic) */
+	struct resolve_job *job;	/* resolving: its name lookup */
 	struct handshake_reader reader;	/* TCP: the frame being read */
 	char frame[REQUEST_MAX];	/* its payload */
 	char addr[ADDR_TEXT];	/* inbound: the remote address (log) */
+	char source[ADDR_HOST];	/* inbound: the remote host (limits) */
+	char name[IPC_NET_NAME_MAX + 1]; /* local: the service asked for */
+	size_t name_len;
 	char uri[REQUEST_MAX + 1]; /* requester: the URI asked for */
+};
+
+/*
+ * A host name resolved by a thread of its own: getaddrinfo(3) may take
+ * as long as the resolver likes, the loop never waits for it.  The thread
+ * writes the job's address to the pipe when done; the loop then uses the
+ * result if the requester is still waiting for it (its peer points to the
+ * job), and frees the job in any case.
+ */
+struct resolve_job {
+	int requester;		/* the fd of the requester that asked */
+	int notify;		/* write end of the daemon's pipe */
+	int ret;		/* getaddrinfo(3)'s result */
+	struct addrinfo *res;
+	uint16_t port;
+	char host[NI_MAXHOST];
 };
 
 struct options {
@@ -98,6 +153,8 @@ struct options {
 	char **allow;		/* service names reachable from outside */
 	size_t nallow;
 	unsigned int timeout_ms;
+	unsigned int max_handshakes;	/* inbound, overall */
+	unsigned int max_per_source;	/* inbound, from one address */
 };
 
 struct tcpd {
@@ -105,12 +162,18 @@ struct tcpd {
 	void *ctx;
 	int listenfd;		/* TCP listener (external fd) */
 	int signalfd;		/* SIGTERM, SIGINT (external fd) */
-	int connectfd;		/* epoll of pending connects (external) */
+	int watchfd;		/* epoll of TCP fds in handshake */
+	int resolved[2];	/* pipe of finished name lookups */
 	int sparefd;		/* spent to refuse a client, out of fds */
 	struct peer **peers;	/* by fd; NULL when not in handshake */
 	size_t npeers;
 	unsigned int inflight;	/* peers in handshake */
+	int oldest, newest;	/* inbound handshakes, in accept order */
+	unsigned int ninbound;
+	unsigned int nlocal;	/* inbound waiting for a full backlog */
+	unsigned int nresolving;	/* resolver threads not reported yet */
 	unsigned int tick_ms;	/* timer period while there are any */
+	unsigned int timer_ms;	/* the period set now, 0: off */
 	bool stop;
 };
 
@@ -159,26 +222,29 @@ static void tune_tcp(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+/* The peer's address as HOST:PORT in @buf, its HOST alone in @host. */
 static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
-		      size_t size)
+		      size_t size, char *host, size_t hsize)
 {
-	char host[ADDR_HOST], port[8];
+	char port[8];
 
-	if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	if (getnameinfo(sa, len, host, (socklen_t)hsize, port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(host, hsize, "?");
 		snprintf(buf, size, "?");
-	else if (sa->sa_family == AF_INET6)
+	} else if (sa->sa_family == AF_INET6) {
 		snprintf(buf, size, "[%s]:%s", host, port);
-	else
+	} else {
 		snprintf(buf, size, "%s:%s", host, port);
+	}
 }
 
 /*
- * Resolves HOST:PORT: numeric addresses first, which never blocks, then
- * names, for which getaddrinfo(3) blocks the whole daemon while it
- * resolves (said in ipc-tcpd(8)).  0 or an EAI_* code.
+ * Resolves HOST:PORT with getaddrinfo(3), as a numeric address only when
+ * @numeric (which never blocks), else numeric first, then as a name
+ * (which may block: never in the event loop).  0 or an EAI_* code.
  */
-static int resolve(const char *host, uint16_t port, int flags,
+static int resolve(const char *host, uint16_t port, int flags, bool numeric,
 		   struct addrinfo **res)
 {
 	struct addrinfo hints;
@@ -191,7 +257,7 @@ static int resolve(const char *host, uint16_t port, int flags,
 	hints.ai_flags = flags | AI_NUMERICSERV | AI_NUMERICHOST;
 	snprintf(service, sizeof(service), "%u", (unsigned int)port);
 	ret = getaddrinfo(host, service, &hints, res);
-	if (ret == EAI_NONAME) {
+	if (ret == EAI_NONAME && !numeric) {
 		hints.ai_flags &= ~AI_NUMERICHOST;
 		ret = getaddrinfo(host, service, &hints, res);
 	}
@@ -227,13 +293,56 @@ static int peer_table_grow(struct tcpd *d, int fd)
 	return 0;
 }
 
-/* The timer runs only while some handshake has a time limit to check. */
-static void inflight_changed(struct tcpd *d, bool added)
+/*
+ * The timer runs only while some handshake has a time limit to check,
+ * and faster while some inbound connection waits for a full backlog.
+ * It is set only when its period changes (setting it restarts it).
+ */
+static void timer_update(struct tcpd *d)
 {
-	if (added && d->inflight++ == 0)
-		ipc_context_timer(d->ctx, (int)d->tick_ms);
-	else if (!added && --d->inflight == 0)
-		ipc_context_timer(d->ctx, 0);
+	unsigned int ms = d->inflight ? d->tick_ms : 0;
+
+	if (d->nlocal && ms > LOCAL_RETRY_MS)
+		ms = LOCAL_RETRY_MS;
+	if (ms != d->timer_ms) {
+		d->timer_ms = ms;
+		ipc_context_timer(d->ctx, (int)ms);
+	}
+}
+
+/* Inbound handshakes are listed in accept order: the oldest is shed. */
+static void inbound_link(struct tcpd *d, int fd)
+{
+	struct peer *p = d->peers[fd];
+
+	p->older = d->newest;
+	p->newer = -1;
+	if (d->newest >= 0)
+		d->peers[d->newest]->newer = fd;
+	else
+		d->oldest = fd;
+	d->newest = fd;
+	d->ninbound++;
+}
+
+static void inbound_unlink(struct tcpd *d, int fd)
+{
+	struct peer *p = d->peers[fd];
+
+	if (p->older >= 0)
+		d->peers[p->older]->newer = p->newer;
+	else
+		d->oldest = p->newer;
+	if (p->newer >= 0)
+		d->peers[p->newer]->older = p->older;
+	else
+		d->newest = p->older;
+	d->ninbound--;
+}
+
+static bool is_inbound(const struct peer *p)
+{
+	return p->state == PEER_INBOUND || p->state == PEER_LOCAL;
 }
 
 /* @fd starts its handshake in @state, with the time limit from now. */
@@ -249,10 +358,15 @@ static int peer_start(struct tcpd *d, int fd, enum peer_state state)
 		return -ENOMEM;
 	p->state = state;
 	p->other = -1;
+	p->older = -1;
+	p->newer = -1;
 	p->deadline_ms = daemon_now_ms() + d->opt.timeout_ms;
 	handshake_reader_init(&p->reader, p->frame, sizeof(p->frame));
 	d->peers[fd] = p;
-	inflight_changed(d, true);
+	if (is_inbound(p))
+		inbound_link(d, fd);
+	d->inflight++;
+	timer_update(d);
 	return 0;
 }
 
@@ -263,20 +377,28 @@ static void peer_end(struct tcpd *d, int fd)
 
 	if (!p)
 		return;
+	if (is_inbound(p))
+		inbound_unlink(d, fd);
+	if (p->state == PEER_LOCAL)
+		d->nlocal--;
 	d->peers[fd] = NULL;
 	free(p);
-	inflight_changed(d, false);
+	d->inflight--;
+	timer_update(d);
 }
 
-/* Closes an fd in handshake, held by the context or (connecting) not. */
+/*
+ * Closes an fd in handshake: the TCP fds that are not switched yet are
+ * ours (in our epoll, or in none), the others the context's.
+ */
 static void peer_close(struct tcpd *d, int fd)
 {
 	struct peer *p = peer_get(d, fd);
-	bool connecting = p && p->state == PEER_CONNECTING;
+	bool ours = p && (is_inbound(p) || p->state == PEER_CONNECTING);
 
 	peer_end(d, fd);
-	if (connecting) {
-		epoll_ctl(d->connectfd, EPOLL_CTL_DEL, fd, NULL);
+	if (ours) {
+		epoll_ctl(d->watchfd, EPOLL_CTL_DEL, fd, NULL);
 		close(fd);
 	} else {
 		ipc_close_fd(d->ctx, fd);
@@ -353,6 +475,78 @@ static bool allowed(const struct tcpd *d, const char *name)
 }
 
 /*
+ * Switches the inbound TCP connection @fd with @localfd, its connection
+ * to the local service, after the reply "ok".  Both become external fds
+ * of the context: the switch relays their bytes from then on.
+ */
+static void inbound_switch(struct tcpd *d, int fd, int localfd)
+{
+	char shown[IPC_NET_NAME_MAX + 1], addr[ADDR_TEXT];
+	int ret;
+
+	printable(shown, sizeof(shown), d->peers[fd]->name,
+		  d->peers[fd]->name_len);
+	memcpy(addr, d->peers[fd]->addr, sizeof(addr));
+	epoll_ctl(d->watchfd, EPOLL_CTL_DEL, fd, NULL);
+	ret = ipc_add_external(d->ctx, localfd);
+	if (ret < 0) {
+		close(localfd);
+		localfd = -1;
+	}
+	if (ret == 0)
+		ret = handshake_send(fd, "ok", 2, -1);
+	if (ret == 0) {
+		ret = ipc_add_external(d->ctx, fd);
+		if (ret == 0) {
+			peer_end(d, fd);
+			ret = ipc_add_switch(d->ctx, fd, localfd);
+			if (ret < 0)
+				ipc_close_fd(d->ctx, fd);
+		}
+	}
+	if (ret < 0) {
+		log_line("in %s -> %s: dropped: %s", addr, shown,
+			 strerror(-ret));
+		if (localfd >= 0)
+			ipc_close_fd(d->ctx, localfd);
+		if (peer_get(d, fd))
+			peer_close(d, fd);
+		return;
+	}
+	log_line("in %s -> %s: ok", addr, shown);
+}
+
+/*
+ * Tries to connect inbound @fd to its local service, without blocking.
+ * Switched, refused, or (the backlog is full) waiting for the next try.
+ */
+static void inbound_local_try(struct tcpd *d, int fd)
+{
+	struct peer *p = d->peers[fd];
+	char shown[IPC_NET_NAME_MAX + 1];
+	int localfd, ret;
+
+	ret = daemon_local_connect(p->name, p->name_len, &localfd);
+	if (ret == 0) {
+		inbound_switch(d, fd, localfd);
+		return;
+	}
+	if (ret == -EAGAIN) {
+		if (p->state != PEER_LOCAL) {
+			/* Its input waits unread: stop watching it. */
+			epoll_ctl(d->watchfd, EPOLL_CTL_DEL, fd, NULL);
+			p->state = PEER_LOCAL;
+			d->nlocal++;
+			timer_update(d);
+		}
+		return;
+	}
+	printable(shown, sizeof(shown), p->name, p->name_len);
+	inbound_refuse(d, fd, -ret, ret == -ENOENT ? "no such service" :
+		       strerror(-ret), shown);
+}
+
+/*
  * The request "connect SERVICE" is whole: check it, connect to the local
  * service, reply "ok" and switch the TCP connection with it.
  */
@@ -360,51 +554,38 @@ static void inbound_request(struct tcpd *d, int fd, const char *req,
 			    size_t len)
 {
 	const size_t plen = strlen(CONNECT_PREFIX);
-	char name[IPC_NET_NAME_MAX + 1], shown[IPC_NET_NAME_MAX + 1];
-	int localfd, ret;
+	struct peer *p = d->peers[fd];
+	char shown[IPC_NET_NAME_MAX + 1];
 
 	if (len <= plen || memcmp(req, CONNECT_PREFIX, plen) != 0 ||
 	    !ipc__service_name_ok(req + plen, len - plen)) {
 		inbound_refuse(d, fd, EPROTO, "bad request", NULL);
 		return;
 	}
-	memcpy(name, req + plen, len - plen);
-	name[len - plen] = '\0';
-	/* A name may hold any byte but '/' and NUL: not in the log. */
-	printable(shown, sizeof(shown), name, len - plen);
-	if (!allowed(d, name)) {
+	memcpy(p->name, req + plen, len - plen);
+	p->name[len - plen] = '\0';
+	p->name_len = len - plen;
+	if (!allowed(d, p->name)) {
+		/* A name may hold any byte but '/' and NUL: not in the log. */
+		printable(shown, sizeof(shown), p->name, p->name_len);
 		inbound_refuse(d, fd, EACCES, "not allowed", shown);
 		return;
 	}
-	ret = ipc_connect_service(d->ctx, &localfd, name,
-				  (uint16_t)(len - plen));
-	if (ret < 0) {
-		inbound_refuse(d, fd, -ret, ret == -ENOENT ?
-			       "no such service" : strerror(-ret), shown);
-		return;
-	}
-	ret = handshake_send(fd, "ok", 2, -1);
-	if (ret == 0)
-		ret = ipc_add_switch(d->ctx, fd, localfd);
-	if (ret < 0) {
-		log_line("in %s -> %s: dropped: %s", d->peers[fd]->addr, shown,
-			 strerror(-ret));
-		ipc_close_fd(d->ctx, localfd);
-		peer_close(d, fd);
-		return;
-	}
-	log_line("in %s -> %s: ok", d->peers[fd]->addr, shown);
-	peer_end(d, fd);
+	inbound_local_try(d, fd);
 }
 
-/* The accepted TCP connection is readable: read more of its request. */
-static void inbound_readable(struct tcpd *d, int fd)
+/*
+ * Reads more of the request of the accepted TCP connection @fd.  Returns
+ * false while it is not whole (the handshake goes on), true when the
+ * request was handled or the connection dropped.
+ */
+static bool inbound_readable(struct tcpd *d, int fd)
 {
 	struct peer *p = d->peers[fd];
 	int ret = handshake_read(fd, &p->reader);
 
 	if (ret == 0)
-		return;		/* not whole yet */
+		return false;	/* not whole yet */
 	if (ret == -EMSGSIZE) {
 		inbound_refuse(d, fd, EPROTO, "bad request", NULL);
 	} else if (ret < 0) {
@@ -413,6 +594,7 @@ static void inbound_readable(struct tcpd *d, int fd)
 	} else {
 		inbound_request(d, fd, p->frame, p->reader.len);
 	}
+	return true;
 }
 
 /* Out of fds: take the next client with the spare fd and close it. */
@@ -428,11 +610,86 @@ static void refuse_for_lack_of_fds(struct tcpd *d)
 	log_line("in: refused: out of file descriptors");
 }
 
+/* The oldest inbound handshake, of @source only when not NULL; or -1. */
+static int oldest_of(const struct tcpd *d, const char *source)
+{
+	int fd;
+
+	for (fd = d->oldest; fd >= 0; fd = d->peers[fd]->newer)
+		if (!source || strcmp(d->peers[fd]->source, source) == 0)
+			return fd;
+	return -1;
+}
+
+static unsigned int count_of(const struct tcpd *d, const char *source)
+{
+	unsigned int n = 0;
+	int fd;
+
+	for (fd = d->oldest; fd >= 0; fd = d->peers[fd]->newer)
+		n += strcmp(d->peers[fd]->source, source) == 0;
+	return n;
+}
+
+/*
+ * Ends the inbound handshake @fd to make room: a request that has
+ * arrived whole meanwhile is served, anything else gets ENOBUFS.
+ * Returns the fds it freed: 1, or 0 when it served (and so took one).
+ */
+static int shed(struct tcpd *d, int fd)
+{
+	struct peer *p = d->peers[fd];
+
+	if (p->state == PEER_INBOUND && inbound_readable(d, fd))
+		return 0;
+	inbound_refuse(d, fd, ENOBUFS, "too many connections", NULL);
+	return 1;
+}
+
+/*
+ * The TCP connection @fd was just accepted: past a limit (its address's,
+ * the overall one, or fewer than FD_RESERVE fds free), the oldest
+ * handshakes are shed, of that address first.  *@nfree counts the free
+ * fds.
+ */
+static void enforce_limits(struct tcpd *d, int fd, long *nfree)
+{
+	char source[ADDR_HOST];
+	int victim;
+
+	memcpy(source, d->peers[fd]->source, sizeof(source));
+	while (count_of(d, source) > d->opt.max_per_source &&
+	       (victim = oldest_of(d, source)) >= 0)
+		*nfree += shed(d, victim);
+	while (d->ninbound > d->opt.max_handshakes &&
+	       (victim = oldest_of(d, NULL)) >= 0)
+		*nfree += shed(d, victim);
+	while (*nfree < FD_RESERVE && (victim = oldest_of(d, NULL)) >= 0)
+		*nfree += shed(d, victim) ? 1 : -1;
+}
+
+/* Open fds of the process, or -1 when /proc says nothing. */
+static long count_open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (!dir)
+		return errno == EMFILE || errno == ENFILE ? LONG_MAX : -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* the directory's own fd */
+}
+
 /* Accepts one TCP client: 0, or -EAGAIN when there is none left. */
-static int accept_one(struct tcpd *d)
+static int accept_one(struct tcpd *d, long *nfree)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
+	struct epoll_event ev;
+	struct peer *p;
 	int fd, ret;
 
 	fd = accept4(d->listenfd, (struct sockaddr *)&ss, &sslen,
@@ -452,25 +709,53 @@ static int accept_one(struct tcpd *d)
 	tune_tcp(fd);
 	ret = peer_start(d, fd, PEER_INBOUND);
 	if (ret == 0) {
-		addr_text((struct sockaddr *)&ss, sslen, d->peers[fd]->addr,
-			  sizeof(d->peers[fd]->addr));
-		ret = ipc_add_external(d->ctx, fd);
-		if (ret < 0)
+		p = d->peers[fd];
+		addr_text((struct sockaddr *)&ss, sslen, p->addr,
+			  sizeof(p->addr), p->source, sizeof(p->source));
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.fd = fd;
+		if (epoll_ctl(d->watchfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			ret = -errno;
 			peer_end(d, fd);
+		}
 	}
 	if (ret < 0) {
 		log_line("in: dropped: %s", strerror(-ret));
 		close(fd);
+		return 0;
 	}
+	(*nfree)--;
+	/* A request already there is served before any limit is applied. */
+	if (!inbound_readable(d, fd))
+		enforce_limits(d, fd, nfree);
 	return 0;
+}
+
+/*
+ * Free fds: the limit (read each time, prlimit(1) may change it) less
+ * the open ones, counted once per batch of accepts.
+ */
+static long free_fds(void)
+{
+	struct rlimit rl;
+	long open = count_open_fds();
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > LONG_MAX || open < 0)
+		return LONG_MAX;
+	if (open == LONG_MAX)
+		return 0;
+	return (long)rl.rlim_cur - open;
 }
 
 static void listener_readable(struct tcpd *d)
 {
+	long nfree = free_fds();
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++)
-		if (accept_one(d) == -EAGAIN)
+		if (accept_one(d, &nfree) == -EAGAIN)
 			return;
 }
 
@@ -499,8 +784,12 @@ static void outbound_fail(struct tcpd *d, int req, int err, const char *text)
 	outbound_end(d, req);
 }
 
-/* Starts the non-blocking connect; the TCP fd, or -errno. */
-static int outbound_connect(struct tcpd *d, const struct addrinfo *ai)
+/*
+ * Starts the non-blocking connect for requester @req; the TCP fd, or
+ * -errno.  Its time limit is the requester's.
+ */
+static int outbound_connect(struct tcpd *d, int req,
+			    const struct addrinfo *ai)
 {
 	struct epoll_event ev;
 	int fd, ret;
@@ -519,17 +808,120 @@ static int outbound_connect(struct tcpd *d, const struct addrinfo *ai)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLOUT;
 	ev.data.fd = fd;
-	if (epoll_ctl(d->connectfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (epoll_ctl(d->watchfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = -errno;
 		goto fail;
 	}
 	ret = peer_start(d, fd, PEER_CONNECTING);
-	if (ret == 0)
+	if (ret == 0) {
+		d->peers[fd]->deadline_ms = d->peers[req]->deadline_ms;
 		return fd;
-	epoll_ctl(d->connectfd, EPOLL_CTL_DEL, fd, NULL);
+	}
+	epoll_ctl(d->watchfd, EPOLL_CTL_DEL, fd, NULL);
 fail:
 	close(fd);
 	return ret;
+}
+
+/* The host of requester @req is resolved (@ai): connect to it. */
+static void outbound_resolved(struct tcpd *d, int req,
+			      const struct addrinfo *ai)
+{
+	struct peer *r;
+	int tcp;
+
+	/* The first address only: one time limit covers it all. */
+	tcp = outbound_connect(d, req, ai);
+	if (tcp < 0) {
+		outbound_fail(d, req, -tcp, strerror(-tcp));
+		return;
+	}
+	r = d->peers[req];
+	r->state = PEER_WAITING;
+	r->job = NULL;
+	r->other = tcp;
+	d->peers[tcp]->other = req;
+}
+
+static void *resolver_main(void *arg)
+{
+	struct resolve_job *job = arg;
+	ssize_t n;
+
+	job->ret = resolve(job->host, job->port, 0, false, &job->res);
+	/* 8 bytes: one atomic write to the pipe. */
+	do {
+		n = write(job->notify, &job, sizeof(job));
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(job)) {
+		/* The daemon is stopping: nobody will read the result. */
+		if (job->res)
+			freeaddrinfo(job->res);
+		free(job);
+	}
+	return NULL;
+}
+
+/* Resolves @host in a thread of its own; the requester waits for it. */
+static int resolver_start(struct tcpd *d, int req, const char *host,
+			  uint16_t port)
+{
+	struct resolve_job *job;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int ret;
+
+	if (d->nresolving >= RESOLVERS_MAX)
+		return -EAGAIN;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->requester = req;
+	job->notify = d->resolved[1];
+	job->port = port;
+	snprintf(job->host, sizeof(job->host), "%s", host);
+	ret = pthread_attr_init(&attr);
+	if (ret == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ret = pthread_create(&thread, &attr, resolver_main, job);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret != 0) {
+		free(job);
+		return -ret;
+	}
+	d->nresolving++;
+	d->peers[req]->state = PEER_RESOLVING;
+	d->peers[req]->job = job;
+	return 0;
+}
+
+/* Name lookups finished: the pipe is readable. */
+static void resolved_ready(struct tcpd *d)
+{
+	struct resolve_job *jobs[16];
+	ssize_t n;
+	size_t i;
+
+	n = read(d->resolved[0], jobs, sizeof(jobs));
+	for (i = 0; n > 0 && i < (size_t)n / sizeof(jobs[0]); i++) {
+		struct resolve_job *job = jobs[i];
+		struct peer *r = peer_get(d, job->requester);
+
+		d->nresolving--;
+		/* A requester that timed out or left no longer waits. */
+		if (r && r->state == PEER_RESOLVING && r->job == job) {
+			if (job->ret != 0)
+				outbound_fail(d, job->requester, EHOSTUNREACH,
+					      "cannot resolve the host");
+			else
+				outbound_resolved(d, job->requester,
+						  job->res);
+		}
+		if (job->res)
+			freeaddrinfo(job->res);
+		free(job);
+	}
 }
 
 /* The URI of requester @req is whole: check it and start connecting. */
@@ -541,7 +933,7 @@ static void outbound_request(struct tcpd *d, int req, const char *uri,
 	struct addrinfo *ai;
 	struct ipc_uri u;
 	uint16_t port;
-	int tcp;
+	int ret;
 
 	/* Checked below; a URI that passes is printable already. */
 	printable(r->uri, sizeof(r->uri), uri, len);
@@ -551,23 +943,23 @@ static void outbound_request(struct tcpd *d, int req, const char *uri,
 		outbound_fail(d, req, EINVAL, "bad URI");
 		return;
 	}
-	if (resolve(host, port, 0, &ai) != 0) {
+	/* Section 2: one time limit for the name, connect and reply. */
+	r->deadline_ms = daemon_now_ms() + d->opt.timeout_ms;
+	ret = resolve(host, port, 0, true, &ai);
+	if (ret == 0) {
+		outbound_resolved(d, req, ai);
+		freeaddrinfo(ai);
+		return;
+	}
+	/* An IPv6 address (with a zone) is never looked up as a name. */
+	if (ret != EAI_NONAME || strchr(host, ':')) {
 		outbound_fail(d, req, EHOSTUNREACH, "cannot resolve the host");
 		return;
 	}
-	/* The first address only: one time limit covers it all. */
-	tcp = outbound_connect(d, ai);
-	freeaddrinfo(ai);
-	if (tcp < 0) {
-		outbound_fail(d, req, -tcp, strerror(-tcp));
-		return;
-	}
-	r = d->peers[req];
-	r->state = PEER_WAITING;
-	r->other = tcp;
-	d->peers[tcp]->other = req;
-	/* Section 2: the time limit covers the connect and the reply. */
-	r->deadline_ms = d->peers[tcp]->deadline_ms;
+	ret = resolver_start(d, req, host, port);
+	if (ret < 0)
+		outbound_fail(d, req, ret == -EAGAIN ? ENOBUFS : -ret,
+			      "cannot resolve the host now");
 }
 
 /* The connect of @tcp completed: send the request, wait for the reply. */
@@ -580,7 +972,7 @@ static void outbound_connected(struct tcpd *d, int tcp)
 	socklen_t len = sizeof(int);
 	int err = 0, n;
 
-	epoll_ctl(d->connectfd, EPOLL_CTL_DEL, tcp, NULL);
+	epoll_ctl(d->watchfd, EPOLL_CTL_DEL, tcp, NULL);
 	if (getsockopt(tcp, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0)
@@ -597,18 +989,27 @@ static void outbound_connected(struct tcpd *d, int tcp)
 		outbound_fail(d, req, err, strerror(err));
 }
 
-/* Some outbound connects completed: the epoll instance is readable. */
-static void connects_ready(struct tcpd *d)
+/*
+ * Sockets of our epoll are ready: inbound requests to read, outbound
+ * connects completed.  An inbound socket in error (RST while waiting for
+ * its local service) is dropped.
+ */
+static void watch_ready(struct tcpd *d)
 {
-	struct epoll_event ev[CONNECT_BATCH];
+	struct epoll_event ev[WATCH_BATCH];
 	int i, n;
 
-	n = epoll_wait(d->connectfd, ev, CONNECT_BATCH, 0);
+	n = epoll_wait(d->watchfd, ev, WATCH_BATCH, 0);
 	for (i = 0; i < n; i++) {
-		struct peer *t = peer_get(d, ev[i].data.fd);
+		int fd = ev[i].data.fd;
+		struct peer *p = peer_get(d, fd);
 
-		if (t && t->state == PEER_CONNECTING)
-			outbound_connected(d, ev[i].data.fd);
+		if (!p)
+			continue;	/* ended by an earlier one */
+		if (p->state == PEER_CONNECTING)
+			outbound_connected(d, fd);
+		else if (p->state == PEER_INBOUND)
+			inbound_readable(d, fd);
 	}
 }
 
@@ -691,10 +1092,7 @@ static void peer_gone(struct tcpd *d, int fd)
 	if (!p)
 		return;		/* switched, or not ours */
 	other = p->other;
-	if (p->state == PEER_INBOUND)
-		log_line("in %s: dropped: closed during the handshake",
-			 p->addr);
-	else if (p->state == PEER_WAITING)
+	if (p->state == PEER_WAITING || p->state == PEER_RESOLVING)
 		log_line("out %s: dropped: the requester went away", p->uri);
 	peer_end(d, fd);
 	if (!peer_get(d, other))
@@ -709,7 +1107,10 @@ static void peer_gone(struct tcpd *d, int fd)
 	}
 }
 
-/* Every handshake past its time limit gets ETIMEDOUT and is dropped. */
+/*
+ * Inbound connections waiting for a full backlog try again; every
+ * handshake past its time limit gets ETIMEDOUT and is dropped.
+ */
 static void check_deadlines(struct tcpd *d)
 {
 	uint64_t now = daemon_now_ms();
@@ -718,16 +1119,23 @@ static void check_deadlines(struct tcpd *d)
 	for (fd = 0; fd < d->npeers && d->inflight > 0; fd++) {
 		struct peer *p = d->peers[fd];
 
+		if (p && p->state == PEER_LOCAL)
+			inbound_local_try(d, (int)fd);
+		p = d->peers[fd];
 		if (!p || p->deadline_ms > now)
 			continue;
 		if (p->state == PEER_INBOUND) {
 			inbound_refuse(d, (int)fd, ETIMEDOUT, "timed out",
 				       NULL);
+		} else if (p->state == PEER_LOCAL) {
+			inbound_refuse(d, (int)fd, ETIMEDOUT,
+				       "the service is busy", p->name);
 		} else if (p->state == PEER_REQUESTER) {
 			log_line("out: dropped a client: no request in time");
 			ipc_send_error(d, (int)fd, ETIMEDOUT, "timed out");
 			peer_close(d, (int)fd);
-		} else if (p->state == PEER_WAITING) {
+		} else if (p->state == PEER_WAITING ||
+			   p->state == PEER_RESOLVING) {
 			outbound_fail(d, (int)fd, ETIMEDOUT, "timed out");
 		}
 		/* CONNECTING and REPLY end with their requester. */
@@ -741,14 +1149,14 @@ static void external_readable(struct tcpd *d, int fd)
 
 	if (fd == d->listenfd) {
 		listener_readable(d);
-	} else if (fd == d->connectfd) {
-		connects_ready(d);
+	} else if (fd == d->watchfd) {
+		watch_ready(d);
+	} else if (fd == d->resolved[0]) {
+		resolved_ready(d);
 	} else if (fd == d->signalfd) {
 		if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			log_line("stopping on signal %u", si.ssi_signo);
 		d->stop = true;
-	} else if (p && p->state == PEER_INBOUND) {
-		inbound_readable(d, fd);
 	} else if (p && p->state == PEER_REPLY) {
 		outbound_readable(d, fd);
 	}
@@ -828,7 +1236,8 @@ static int listen_tcp(const char *spec, int *fdp)
 
 	if (ipc__hostport_parse(a, host, sizeof(host), &port) < 0)
 		return -EINVAL;
-	ret = resolve(host, port, AI_PASSIVE, &ai);
+	/* Before the loop runs: a name may be resolved, and wait. */
+	ret = resolve(host, port, AI_PASSIVE, false, &ai);
 	if (ret != 0)
 		return ret == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -851,17 +1260,32 @@ out:
 	return ret;
 }
 
-static int watch_connects(struct tcpd *d)
+/* Our epoll of TCP fds in handshake, and the resolvers' pipe. */
+static int watch_handshakes(struct tcpd *d)
 {
 	int ret;
 
-	d->connectfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->connectfd < 0)
+	d->watchfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->watchfd < 0)
 		return -errno;
-	ret = ipc_add_external(d->ctx, d->connectfd);
+	ret = ipc_add_external(d->ctx, d->watchfd);
 	if (ret < 0) {
-		close(d->connectfd);
-		d->connectfd = -1;
+		close(d->watchfd);
+		d->watchfd = -1;
+		return ret;
+	}
+	/* The write end blocks: a resolver waits rather than lose a job. */
+	if (pipe2(d->resolved, O_CLOEXEC) < 0) {
+		d->resolved[0] = d->resolved[1] = -1;
+		return -errno;
+	}
+	ret = fcntl(d->resolved[0], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = ipc_add_external(d->ctx, d->resolved[0]);
+	if (ret < 0) {
+		close(d->resolved[0]);
+		close(d->resolved[1]);
+		d->resolved[0] = d->resolved[1] = -1;
 	}
 	return ret;
 }
@@ -884,9 +1308,9 @@ static int start(struct tcpd *d)
 	d->signalfd = daemon_signals_watch(d->ctx);
 	if (d->signalfd < 0)
 		return start_failed("watch signals", NULL, d->signalfd);
-	ret = watch_connects(d);
+	ret = watch_handshakes(d);
 	if (ret < 0)
-		return start_failed("create an epoll instance", NULL, ret);
+		return start_failed("watch handshakes", NULL, ret);
 	ret = listen_tcp(d->opt.listen, &d->listenfd);
 	if (ret == 0) {
 		ret = ipc_add_external(d->ctx, d->listenfd);
@@ -919,6 +1343,13 @@ static void stop(struct tcpd *d)
 	ipc_context_deinit(&d->ctx);
 	if (d->sparefd >= 0)
 		close(d->sparefd);
+	/*
+	 * A resolver still running writes to the pipe when done: its write
+	 * end stays open for it (the process exits anyway), and the job is
+	 * freed by the resolver when the read end is gone.
+	 */
+	if (d->resolved[1] >= 0 && d->nresolving == 0)
+		close(d->resolved[1]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -930,7 +1361,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: " PROGRAM " [--listen ADDR:PORT] [--allow SERVICE]..."
 		" [--allow-file FILE]\n"
-		"                [--service NAME] [--timeout MS]\n"
+		"                [--service NAME] [--timeout MS]"
+		" [--max-handshakes N] [--max-per-source N]\n"
 		"Relays libipc connections over TCP (see ipc-tcpd(8)).\n"
 		"  -l, --listen ADDR:PORT  TCP address to listen on (default "
 		"$" LISTEN_ENV ",\n"
@@ -941,9 +1373,18 @@ static void usage(FILE *out)
 		"  -s, --service NAME      libipc service name (default "
 		DEFAULT_SERVICE ")\n"
 		"  -t, --timeout MS        handshake time limit (default %d)\n"
+		"  -m, --max-handshakes N  TCP connections in handshake at once"
+		" (default %d);\n"
+		"                          past it the oldest is dropped\n"
+		"  -p, --max-per-source N  the same from one address"
+		" (default %d)\n"
 		"  -h, --help              show this help and exit\n"
-		"  -V, --version           show the version and exit\n",
-		DEFAULT_TIMEOUT_MS);
+		"  -V, --version           show the version and exit\n"
+		"%d file descriptors are kept free for relays and local"
+		" clients: raise\n"
+		"RLIMIT_NOFILE (LimitNOFILE=) for more relays.\n",
+		DEFAULT_TIMEOUT_MS, DEFAULT_MAX_HANDSHAKES,
+		DEFAULT_MAX_PER_SOURCE, FD_RESERVE);
 }
 
 static int allow_add(struct options *o, const char *name, size_t len)
@@ -1006,6 +1447,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "allow-file", required_argument, NULL, 'f' },
 		{ "service", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "max-handshakes", required_argument, NULL, 'm' },
+		{ "max-per-source", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1016,8 +1459,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->listen = env && *env ? env : DEFAULT_LISTEN;
 	o->service = DEFAULT_SERVICE;
 	o->timeout_ms = DEFAULT_TIMEOUT_MS;
+	o->max_handshakes = DEFAULT_MAX_HANDSHAKES;
+	o->max_per_source = DEFAULT_MAX_PER_SOURCE;
 	while (ret == 0 &&
-	       (c = getopt_long(argc, argv, "l:a:f:s:t:hV", longopts,
+	       (c = getopt_long(argc, argv, "l:a:f:s:t:m:p:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -1036,6 +1481,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 't':
 			ret = daemon_ms_parse(optarg, &o->timeout_ms);
+			break;
+		case 'm':
+			ret = daemon_count_parse(optarg, COUNT_MAX,
+						 &o->max_handshakes);
+			break;
+		case 'p':
+			ret = daemon_count_parse(optarg, COUNT_MAX,
+						 &o->max_per_source);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1068,7 +1521,8 @@ static void options_free(struct options *o)
 int main(int argc, char **argv)
 {
 	struct tcpd d = {
-		.listenfd = -1, .signalfd = -1, .connectfd = -1, .sparefd = -1,
+		.listenfd = -1, .signalfd = -1, .watchfd = -1, .sparefd = -1,
+		.resolved = { -1, -1 }, .oldest = -1, .newest = -1,
 	};
 	int ret;
 

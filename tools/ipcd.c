@@ -31,7 +31,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,9 +49,12 @@
 #define SERVICE_TIMEOUT_MS 10000
 /* Checks of the time limits per limit: their precision. */
 #define TICKS_PER_LIMIT 10
+/* Period of the attempts to reach a protocol service whose backlog is full. */
+#define CONNECT_RETRY_MS 20
 
 enum step {
 	STEP_LOOKUP,	/* waiting for the client's lookup */
+	STEP_CONNECT,	/* the protocol service's backlog is full */
 	STEP_SERVICE,	/* waiting for the protocol service's reply */
 };
 
@@ -65,6 +67,7 @@ struct lookup {
 	pid_t pid;		/* the client's, for the log */
 	char name[IPC_NET_NAME_MAX + 1];
 	char *uri;		/* the URI asked for, NUL-terminated */
+	struct ipc_span scheme;	/* in @uri: the protocol service */
 	struct handshake_reader reader;
 	char reply[REPLY_MAX];
 };
@@ -78,6 +81,7 @@ struct ipcd {
 	struct lookup **byfd;	/* fd -> lookup, for both of its fds */
 	int nfds;
 	unsigned int active;	/* lookups in progress */
+	unsigned int connecting;	/* of them, waiting for a backlog */
 	char *buffer;		/* LOOKUP_MAX bytes for ipc_wait_event */
 	bool stop;
 };
@@ -110,14 +114,34 @@ static struct lookup *byfd_get(struct ipcd *d, int fd)
 	return fd >= 0 && fd < d->nfds ? d->byfd[fd] : NULL;
 }
 
-/* Sets the timer on with the first lookup, off with the last. */
+/*
+ * Sets the timer on with the first lookup, off with the last, faster
+ * while a protocol service's backlog is full.  Called when these change.
+ */
 static void timer_update(struct ipcd *d)
 {
 	unsigned int limit = d->client_timeout < d->service_timeout ?
 				     d->client_timeout : d->service_timeout;
 	int tick = (int)(limit / TICKS_PER_LIMIT);
 
+	if (d->connecting && tick > CONNECT_RETRY_MS)
+		tick = CONNECT_RETRY_MS;
 	ipc_context_timer(d->ctx, d->active ? (tick ? tick : 1) : 0);
+}
+
+/* The lookup leaves or enters STEP_CONNECT. */
+static void connecting_set(struct ipcd *d, struct lookup *l, bool on)
+{
+	if (on == (l->step == STEP_CONNECT))
+		return;
+	if (on) {
+		l->step = STEP_CONNECT;
+		d->connecting++;
+	} else {
+		l->step = STEP_SERVICE;
+		d->connecting--;
+	}
+	timer_update(d);
 }
 
 static int lookup_new(struct ipcd *d, int client)
@@ -145,6 +169,8 @@ static int lookup_new(struct ipcd *d, int client)
  */
 static void lookup_end(struct ipcd *d, struct lookup *l)
 {
+	if (l->step == STEP_CONNECT)
+		d->connecting--;
 	if (l->client >= 0) {
 		d->byfd[l->client] = NULL;
 		ipc_close_fd(d->ctx, l->client);
@@ -182,12 +208,26 @@ static void log_line(const struct lookup *l, const char *what)
 		l->uri ? l->uri : "", what);
 }
 
-/* Replies an error to the client, logs it, ends the lookup. */
+/*
+ * Replies an error to the client, logs it, ends the lookup.  A text too
+ * long for the reply is cut: a forwarded "error E2 TEXT" of REPLY_MAX
+ * bytes grows by 4 once E2 reads as EPROTO, and must still arrive.
+ */
 static void lookup_fail(struct ipcd *d, struct lookup *l, int err,
 			const char *text)
 {
 	char reply[REPLY_MAX + 1];	/* a forwarded reply, and its NUL */
-	int len = ipc__reply_format(reply, sizeof(reply), err, text);
+	char cut[REPLY_MAX + 1];
+	/* "error ", the errno name, a blank, the text: REPLY_MAX at most. */
+	size_t room = REPLY_MAX - 7 - strlen(ipc__errno_name(err));
+	int len;
+
+	if (text && strlen(text) > room) {
+		memcpy(cut, text, room);
+		cut[room] = '\0';
+		text = cut;
+	}
+	len = ipc__reply_format(reply, sizeof(reply), err, text);
 
 	if (len > 0 && l->client >= 0)
 		handshake_send(l->client, reply, (size_t)len, -1);
@@ -216,59 +256,21 @@ static void lookup_pass(struct ipcd *d, struct lookup *l)
 /* The protocol service                                                 */
 /* ------------------------------------------------------------------ */
 
-/* The run directory, as the library finds it (without trailing '/'). */
-static size_t rundir_get(const char **dir)
-{
-	const char *env = getenv("IPC_RUNDIR");
-	size_t len;
-
-	if (!env || !*env)
-		env = IPC_RUNDIR_DEFAULT;
-	len = strlen(env);
-	while (len > 1 && env[len - 1] == '/')
-		len--;
-	*dir = env;
-	return len;
-}
-
-/* A raw, non-blocking connection to the service @name: 0 or -errno. */
-static int service_connect(struct ipc_span name, int *fdp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *dir;
-	size_t dlen = rundir_get(&dir);
-	int fd, ret;
-
-	if (dlen + 1 + name.len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, dir, dlen);
-	sa.sun_path[dlen] = '/';
-	memcpy(sa.sun_path + dlen + 1, name.p, name.len);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* A full backlog (EAGAIN) is refused too: never block. */
-		ret = errno == EAGAIN ? -ECONNREFUSED : -errno;
-		close(fd);
-		return ret;
-	}
-	*fdp = fd;
-	return 0;
-}
-
-/* Connects to the URI's protocol service and sends it the URI. */
-static void service_ask(struct ipcd *d, struct lookup *l,
-			const struct ipc_uri *u)
+/*
+ * Connects to the URI's protocol service, without blocking, and sends it
+ * the URI; while its backlog is full, the lookup waits in STEP_CONNECT
+ * and the timer tries again, until the service's time limit.
+ */
+static void service_try(struct ipcd *d, struct lookup *l)
 {
 	int fd = -1, ret;
 
-	if (u->scheme.len == strlen(SERVICE_NAME) &&
-	    !memcmp(u->scheme.p, SERVICE_NAME, u->scheme.len)) {
-		lookup_fail(d, l, EINVAL, "ipc is not a protocol service");
+	ret = daemon_local_connect(l->scheme.p, l->scheme.len, &fd);
+	if (ret == -EAGAIN) {
+		connecting_set(d, l, true);
 		return;
 	}
-	ret = service_connect(u->scheme, &fd);
+	connecting_set(d, l, false);
 	if (ret < 0) {
 		lookup_fail(d, l, ret, "cannot reach the protocol service");
 		return;
@@ -293,7 +295,23 @@ static void service_ask(struct ipcd *d, struct lookup *l,
 	}
 	handshake_reader_init(&l->reader, l->reply, sizeof(l->reply));
 	l->step = STEP_SERVICE;
+}
+
+/* The URI @u (in l->uri) is found: ask its protocol service. */
+static void service_ask(struct ipcd *d, struct lookup *l,
+			const struct ipc_uri *u)
+{
+	if (u->scheme.len == strlen(SERVICE_NAME) &&
+	    !memcmp(u->scheme.p, SERVICE_NAME, u->scheme.len)) {
+		lookup_fail(d, l, EINVAL, "ipc is not a protocol service");
+		return;
+	}
+	/* One time limit for the connection and the reply. */
 	l->deadline = daemon_now_ms() + (uint64_t)d->service_timeout;
+	/* A URI starts with its scheme. */
+	l->scheme.p = l->uri;
+	l->scheme.len = u->scheme.len;
+	service_try(d, l);
 }
 
 /* The protocol service's fd is readable (or hung up). */
@@ -362,7 +380,10 @@ static void lookup_received(struct ipcd *d, struct lookup *l,
 /* The event loop                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Fails the lookups whose step is over time. */
+/*
+ * Lookups waiting for a full backlog try again; those whose step is over
+ * time fail.
+ */
 static void timeouts_check(struct ipcd *d)
 {
 	uint64_t now = daemon_now_ms();
@@ -371,11 +392,15 @@ static void timeouts_check(struct ipcd *d)
 	for (fd = 0; fd < d->nfds; fd++) {
 		struct lookup *l = d->byfd[fd];
 
+		if (l && l->client == fd && l->step == STEP_CONNECT)
+			service_try(d, l);
+		l = d->byfd[fd];
 		if (!l || l->client != fd || now < l->deadline)
 			continue;
 		lookup_fail(d, l, ETIMEDOUT,
-			    l->step == STEP_LOOKUP ?
-				    "no lookup in time" :
+			    l->step == STEP_LOOKUP ? "no lookup in time" :
+			    l->step == STEP_CONNECT ?
+				    "the protocol service is busy" :
 				    "the protocol service did not answer");
 	}
 }
@@ -531,8 +556,9 @@ static void usage(FILE *out)
 		"\n"
 		"      --client-timeout=MS   time a client has to send its lookup\n"
 		"                            (default %d)\n"
-		"      --service-timeout=MS  time a protocol service has to reply\n"
-		"                            (default %d)\n"
+		"      --service-timeout=MS  time a protocol service has to"
+		" accept\n"
+		"                            and reply (default %d)\n"
 		"  -h, --help                show this help and exit\n"
 		"  -V, --version             show the version and exit\n",
 		IPC_RUNDIR_DEFAULT, CLIENT_TIMEOUT_MS, SERVICE_TIMEOUT_MS);
