@@ -121,14 +121,21 @@ static int grow(char **buffer, size_t *size, size_t needed)
 	return 0;
 }
 
+/*
+ * -EPIPE: the client is leaving; its DISCONNECTION follows.  -ENOBUFS:
+ * its replies fill the queue's maximum, so it sends without reading
+ * them; it is closed rather than answered in part.
+ */
 static void echo(void *ctx, int fd, const char *message, size_t len)
 {
 	int ret = ipc_schedule(ctx, fd, message, len);
 
-	/* -EPIPE: the client is leaving; its DISCONNECTION follows. */
-	if (ret < 0 && ret != -EPIPE)
-		fprintf(stderr, "pongd: cannot answer fd %d: %s\n", fd,
-			strerror(-ret));
+	if (ret == 0 || ret == -EPIPE)
+		return;
+	fprintf(stderr, "pongd: cannot answer fd %d: %s%s\n", fd,
+		strerror(-ret), ret == -ENOBUFS ? ", closing it" : "");
+	if (ret == -ENOBUFS)
+		ipc_close_fd(ctx, fd);
 }
 
 static int serve(void *ctx)

@@ -11,6 +11,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,14 @@
 #include <libipc.h>
 
 #include "daemon.h"
+
+/* Above a chunk of the library's buffer pool (128 KiB). */
+#define DAEMON_MMAP_THRESHOLD (256 * 1024)
+
+void daemon_memory_setup(void)
+{
+	mallopt(M_MMAP_THRESHOLD, DAEMON_MMAP_THRESHOLD);
+}
 
 int daemon_signals_watch(void *ctx)
 {

@@ -19,6 +19,14 @@
  */
 int daemon_signals_watch(void *ctx);
 
+/*
+ * Makes freed large buffers go back to the system: a relay's queues grow
+ * to megabytes under a flood and are freed when it ends, and glibc's
+ * default (a threshold that rises with each large buffer freed) would
+ * keep that memory in the heap for good.  Call first in main().
+ */
+void daemon_memory_setup(void);
+
 /* The monotonic clock in milliseconds, for the handshakes' deadlines. */
 uint64_t daemon_now_ms(void);
 

@@ -1526,6 +1526,7 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
+	daemon_memory_setup();
 	ret = parse_args(argc, argv, &d.opt);
 	if (ret != 0) {
 		options_free(&d.opt);

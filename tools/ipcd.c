@@ -620,6 +620,7 @@ int main(int argc, char **argv)
 	};
 	int ret;
 
+	daemon_memory_setup();
 	ret = options(&d, argc, argv);
 	if (ret)
 		return ret > 0 ? EXIT_SUCCESS : 2;
