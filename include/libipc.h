@@ -166,7 +166,19 @@ int ipc_context_init(void **ptr);
  * @brief Close every connection and free the context.
  *
  * Same as ipc_close_all() followed by freeing every resource; @p *ctx is
- * set to NULL.  Accepts NULL and a pointer to NULL.
+ * set to NULL.  Accepts NULL and a pointer to NULL.  Called from a switch
+ * callback, it does nothing (see ipc_set_switch_callbacks()).
+ *
+ * A context belongs to the process that made it.  After fork(2), the
+ * child shares its sockets, its epoll set and its files in the run
+ * directory with the parent, so every other function returns -ECHILD
+ * there (ipc_context_timer() does nothing), and ipc_context_deinit() in
+ * the child only closes the child's copies of the fds and frees the
+ * memory: it writes nothing still queued, removes no socket or lock
+ * file, and leaves the parent's epoll set alone.  A child that wants
+ * libipc makes a context of its own.  (A child made with vfork(2),
+ * clone(2) or _Fork(), which skip pthread_atfork(3) handlers, must not
+ * touch the parent's contexts at all.)
  *
  * @param[in,out] ctx  Address of the context.
  */
@@ -199,6 +211,8 @@ void ipc_context_timer(void *ctx, int timer);
  * @param[in] size  The new limit in bytes, 1 to UINT32_MAX.
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL, or @p size is 0 or above UINT32_MAX.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_context_max_message_size(void *ctx, size_t size);
 
@@ -229,6 +243,8 @@ int ipc_context_max_message_size(void *ctx, size_t size);
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL, @p high_water is 0 or @p max is below
  *                 @p high_water.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
 
@@ -299,6 +315,8 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * @retval -ENOMEM       Out of memory.
  * @retval <0            Any other negative errno from mkdir(2), open(2),
  *                       socket(2), bind(2) or listen(2), e.g. -EACCES.
+ * @retval -ECHILD       Called in a child forked after @p ctx was made (see
+ *                       ipc_context_deinit()).
  */
 int ipc_service_init(void *ctx, int *servicefd, const char *service_name,
 		     uint16_t service_name_len);
@@ -350,6 +368,8 @@ int ipc_service_init(void *ctx, int *servicefd, const char *service_name,
  *                       not exist or the protocol service is not
  *                       running, -EINVAL for a malformed URI in the
  *                       rule, -ECONNREFUSED, -ENETUNREACH, ...
+ * @retval -ECHILD       Called in a child forked after @p ctx was made (see
+ *                       ipc_context_deinit()).
  */
 int ipc_connect_service(void *ctx, int *servicefd, const char *service_name,
 			uint16_t service_name_len);
@@ -380,6 +400,8 @@ int ipc_connect_service(void *ctx, int *servicefd, const char *service_name,
  *                   reading side down); what it sent before is still
  *                   delivered, then the connection's DISCONNECTION event
  *                   follows from ipc_wait_event().
+ * @retval -ECHILD   Called in a child forked after @p ctx was made (see
+ *                   ipc_context_deinit()).
  */
 int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
 
@@ -407,6 +429,8 @@ int ipc_write(void *ctx, int servicefd, const char *mcontent, size_t mlen);
  * @retval -ENOMEM   Out of memory; nothing was queued (for a payload of
  *                   32 KiB or more already partly sent, the connection
  *                   cannot go on and reports DISCONNECTION).
+ * @retval -ECHILD   Called in a child forked after @p ctx was made (see
+ *                   ipc_context_deinit()).
  */
 int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
 		 size_t mlen);
@@ -435,6 +459,8 @@ int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
  *                     before a whole message arrived; the connection's
  *                     DISCONNECTION event follows from ipc_wait_event().
  * @retval -ENOMEM     Out of memory; the connection is kept.
+ * @retval -ECHILD     Called in a child forked after @p ctx was made (see
+ *                     ipc_context_deinit()).
  */
 int ipc_read_fd(void *ctx, int fd, char *buffer, size_t *buflen);
 
@@ -446,6 +472,8 @@ int ipc_read_fd(void *ctx, int fd, char *buffer, size_t *buflen);
  * @param[out] buffer     Receives the payload.
  * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
  * @retval -EBADF  No connection has this index.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  * @return As ipc_read_fd() otherwise.
  */
 int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
@@ -512,6 +540,8 @@ int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
  * @retval -ENOMEM   Out of memory: while reading, the connection is kept
  *                   and its read retried by the next call; while
  *                   accepting, the new client is closed.
+ * @retval -ECHILD   Called in a child forked after @p ctx was made (see
+ *                   ipc_context_deinit()).
  */
 int ipc_wait_event(void *ctx, char *t, size_t *index, int *originfd,
 		   int *newfd, char *buffer, size_t *buflen);
@@ -533,6 +563,8 @@ int ipc_wait_event(void *ctx, char *t, size_t *index, int *originfd,
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL.
  * @retval -EBADF  @p fd is not held by the context.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_close_fd(void *ctx, int fd);
 
@@ -544,6 +576,8 @@ int ipc_close_fd(void *ctx, int fd);
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL.
  * @retval -EBADF  No connection has this index.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_close(void *ctx, size_t index);
 
@@ -555,6 +589,8 @@ int ipc_close(void *ctx, size_t index);
  * @param[in] ctx  The context.
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_close_all(void *ctx);
 
@@ -577,6 +613,8 @@ int ipc_close_all(void *ctx);
  * @retval -EBADF  @p fd is not held by the context.
  * @retval <0      Another negative errno from getsockopt(2), e.g.
  *                 -ENOPROTOOPT for a socket that is not a Unix socket.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_peer_credentials(void *ctx, int fd, pid_t *pid, uid_t *uid,
 			 gid_t *gid);
@@ -602,6 +640,8 @@ int ipc_peer_credentials(void *ctx, int fd, pid_t *pid, uid_t *uid,
  * @retval -ENOMEM Out of memory.
  * @retval -EPERM  The event backend cannot watch this kind of fd (a
  *                 regular file, with epoll).
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_add_external(void *ctx, int newfd);
 
@@ -628,6 +668,8 @@ int ipc_add_external(void *ctx, int newfd);
  *                   a listening service.
  * @retval -EBADF    One of them is not held by the context.
  * @retval -EALREADY One of them is already switched.
+ * @retval -ECHILD   Called in a child forked after @p ctx was made (see
+ *                   ipc_context_deinit()).
  */
 int ipc_add_switch(void *ctx, int fd1, int fd2);
 
@@ -669,6 +711,8 @@ int ipc_add_switch(void *ctx, int fd1, int fd2);
  * @return 0 on success.
  * @retval -EINVAL @p ctx is NULL or @p fd is a listening service.
  * @retval -EBADF  @p fd is not held by the context.
+ * @retval -ECHILD Called in a child forked after @p ctx was made (see
+ *                 ipc_context_deinit()).
  */
 int ipc_set_switch_callbacks(void *ctx, int fd,
 			     char (*in)(int orig, char *payload, size_t *mlen),

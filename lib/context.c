@@ -7,7 +7,23 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+unsigned int ipc__fork_generation;
+
+static void forked(void)
+{
+	ipc__fork_generation++;
+}
+
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+
+static void fork_watch_start(void)
+{
+	pthread_atfork(NULL, NULL, forked);
+}
 
 IPC_EXPORT int ipc_context_init(void **ptr)
 {
@@ -16,9 +32,11 @@ IPC_EXPORT int ipc_context_init(void **ptr)
 
 	if (!ptr)
 		return -EINVAL;
+	pthread_once(&fork_watch, fork_watch_start);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
+	ctx->generation = ipc__fork_generation;
 	ctx->free_head = IPC_NONE;
 	ctx->held = IPC_NONE;
 	ctx->current = IPC_NONE;
@@ -34,6 +52,28 @@ IPC_EXPORT int ipc_context_init(void **ptr)
 	return 0;
 }
 
+/*
+ * In a forked child: closes the child's copies of the fds, and nothing
+ * else, since the rest is the parent's: no epoll_ctl on the shared epoll
+ * set, no queued frame written twice, no socket or lock file removed.
+ */
+static void forget_all(struct ipc_ctx *ctx)
+{
+	uint32_t slot;
+
+	for (slot = 0; slot < ctx->nslots; slot++) {
+		struct ipc_conn *c = &ctx->conns[slot];
+
+		if (c->kind == IPC_KIND_FREE)
+			continue;
+		if (c->service)
+			ipc__service_forget(c->service);
+		close(c->fd);
+		ipc__buf_drop(ctx, &c->in);
+		ipc__buf_drop(ctx, &c->out);
+	}
+}
+
 IPC_EXPORT void ipc_context_deinit(void **ptr)
 {
 	struct ipc_ctx *ctx;
@@ -45,7 +85,10 @@ IPC_EXPORT void ipc_context_deinit(void **ptr)
 	 * documented as doing nothing. */
 	if (ctx->in_callback)
 		return;
-	ipc_close_all(ctx);
+	if (ctx->generation == ipc__fork_generation)
+		ipc_close_all(ctx);
+	else
+		forget_all(ctx);
 	ipc__backend_fini(ctx);
 	ipc__pool_fini(ctx);
 	free(ctx->scratch);
@@ -60,8 +103,11 @@ IPC_EXPORT void ipc_context_deinit(void **ptr)
 IPC_EXPORT int ipc_context_max_message_size(void *ctx_, size_t size)
 {
 	struct ipc_ctx *ctx = ctx_;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx || !size || size > UINT32_MAX)
+	if (ret < 0)
+		return ret;
+	if (!size || size > UINT32_MAX)
 		return -EINVAL;
 	ctx->max_message = size;
 	return 0;
@@ -71,8 +117,11 @@ IPC_EXPORT int ipc_context_queue_limits(void *ctx_, size_t high_water,
 					size_t max)
 {
 	struct ipc_ctx *ctx = ctx_;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx || !high_water || max < high_water)
+	if (ret < 0)
+		return ret;
+	if (!high_water || max < high_water)
 		return -EINVAL;
 	ctx->queue_high = high_water;
 	ctx->queue_max = max;
@@ -83,9 +132,10 @@ IPC_EXPORT int ipc_close_fd(void *ctx_, int fd)
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *c;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	c = ipc__conn_by_fd(ctx, fd);
 	if (!c)
 		return -EBADF;
@@ -97,9 +147,10 @@ IPC_EXPORT int ipc_close(void *ctx_, size_t index)
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *c;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	c = ipc__conn_by_slot(ctx, index);
 	if (!c)
 		return -EBADF;
@@ -111,9 +162,10 @@ IPC_EXPORT int ipc_close_all(void *ctx_)
 {
 	struct ipc_ctx *ctx = ctx_;
 	uint32_t slot;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	for (slot = 0; slot < ctx->nslots; slot++)
 		if (ctx->conns[slot].kind != IPC_KIND_FREE)
 			ipc__conn_close(ctx, &ctx->conns[slot]);

@@ -301,6 +301,9 @@ IPC_EXPORT int ipc_wait_event(void *ctx_, char *t, size_t *index,
 	if (!ctx || !t || !index || !originfd || !newfd || !buflen ||
 	    (!buffer && *buflen))
 		return -EINVAL;
+	ret = ipc__ctx_check(ctx);
+	if (ret < 0)
+		return ret;
 	if (ctx->in_callback)
 		return -EBUSY;
 	ev.buf = buffer;

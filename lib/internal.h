@@ -16,6 +16,7 @@
 
 #include <config.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -147,6 +148,7 @@ struct ipc_event {
 };
 
 struct ipc_ctx {
+	unsigned int generation; /* ipc__fork_generation when created */
 	struct ipc_conn *conns;
 	uint32_t nslots;	/* slots ever used: conns[0, nslots) */
 	uint32_t cap;		/* slots allocated */
@@ -187,6 +189,26 @@ struct ipc_ctx {
 
 	void *backend;
 };
+
+/*
+ * context.c: fork(2).  A context belongs to the process that created it:
+ * a forked child shares its files, epoll set and run-directory entries
+ * with the parent, so every call on the parent's context in a child fails
+ * with -ECHILD, but ipc_context_deinit(), which there only closes the
+ * child's copies of the fds and frees memory.  The generation counts the
+ * forks down to this process (pthread_atfork), so the check costs a load.
+ */
+IPC_HIDDEN extern unsigned int ipc__fork_generation;
+
+/* 0, -EINVAL for no context, -ECHILD for a context of a parent. */
+static inline int ipc__ctx_check(const struct ipc_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	if (ctx->generation != ipc__fork_generation)
+		return -ECHILD;
+	return 0;
+}
 
 /* The frame header: the payload length, 32-bit big-endian. */
 static inline uint32_t ipc__be32_get(const char *p)
@@ -325,6 +347,8 @@ IPC_HIDDEN int ipc__accept(struct ipc_ctx *ctx, uint32_t slot,
 /* Resumes paused listeners when due; ms until the next try, or -1. */
 IPC_HIDDEN int ipc__accept_retry(struct ipc_ctx *ctx, uint64_t now);
 IPC_HIDDEN void ipc__service_remove(struct ipc_service *s);
+/* In a forked child: closes the lock fd and frees, removes nothing. */
+IPC_HIDDEN void ipc__service_forget(struct ipc_service *s);
 
 /*
  * lookup.c: IPC_NETWORK (doc/network.md).  1 with *fd connected to the

@@ -246,9 +246,10 @@ void ipc__flush_dirty(struct ipc_ctx *ctx)
 static inline int stream_conn(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
 {
 	struct ipc_conn *c;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	c = ipc__conn_by_fd(ctx, fd);
 	if (!c)
 		return -EBADF;
@@ -538,9 +539,10 @@ IPC_EXPORT int ipc_read(void *ctx_, size_t index, char *buffer,
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *c;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	c = ipc__conn_by_slot(ctx, index);
 	if (!c)
 		return -EBADF;

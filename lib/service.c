@@ -149,6 +149,13 @@ void ipc__service_remove(struct ipc_service *s)
 	service_free(s);
 }
 
+void ipc__service_forget(struct ipc_service *s)
+{
+	if (s->path)
+		close(s->lock_fd);
+	service_free(s);
+}
+
 /*
  * Serves on a duplicate of a socket passed by socket activation: closing
  * the service closes the duplicate, and the passed fd stays for a later
@@ -193,7 +200,10 @@ IPC_EXPORT int ipc_service_init(void *ctx_, int *servicefd,
 	uint32_t slot;
 	int fd = -1, ret;
 
-	if (!ctx || !servicefd)
+	ret = ipc__ctx_check(ctx);
+	if (ret < 0)
+		return ret;
+	if (!servicefd)
 		return -EINVAL;
 	ret = ipc__service_name_check(service_name, service_name_len);
 	if (ret < 0)
@@ -292,7 +302,10 @@ IPC_EXPORT int ipc_connect_service(void *ctx_, int *servicefd,
 	uint32_t slot;
 	int fd, ret;
 
-	if (!ctx || !servicefd)
+	ret = ipc__ctx_check(ctx);
+	if (ret < 0)
+		return ret;
+	if (!servicefd)
 		return -EINVAL;
 	ret = ipc__lookup(service_name, service_name_len, &fd);
 	if (ret < 0)
@@ -380,10 +393,11 @@ IPC_EXPORT int ipc_peer_credentials(void *ctx_, int fd, pid_t *pid,
 	struct ucred cred;
 	socklen_t len = sizeof(cred), dlen = sizeof(int);
 	struct ipc_conn *c;
-	int domain;
+	int domain, ret;
 
-	if (!ctx)
-		return -EINVAL;
+	ret = ipc__ctx_check(ctx);
+	if (ret < 0)
+		return ret;
 	c = ipc__conn_by_fd(ctx, fd);
 	if (!c)
 		return -EBADF;

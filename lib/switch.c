@@ -21,9 +21,10 @@ IPC_EXPORT int ipc_add_external(void *ctx_, int newfd)
 {
 	struct ipc_ctx *ctx = ctx_;
 	uint32_t slot;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	if (newfd < 0 || fcntl(newfd, F_GETFD) < 0)
 		return -EBADF;
 	return ipc__conn_add(ctx, newfd, IPC_KIND_EXTERNAL, &slot);
@@ -57,10 +58,10 @@ IPC_EXPORT int ipc_add_switch(void *ctx_, int fd1, int fd2)
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *a, *b;
-	int ret;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	ret = switch_end(ctx, fd1, &a);
 	if (!ret)
 		ret = switch_end(ctx, fd2, &b);
@@ -95,10 +96,10 @@ IPC_EXPORT int ipc_set_switch_callbacks(void *ctx_, int fd, ipc_cb_in in,
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *c;
-	int ret;
+	int ret = ipc__ctx_check(ctx);
 
-	if (!ctx)
-		return -EINVAL;
+	if (ret < 0)
+		return ret;
 	ret = switch_end(ctx, fd, &c);
 	if (ret < 0)
 		return ret;

@@ -27,7 +27,7 @@ IPC_EXPORT void ipc_context_timer(void *ctx_, int timer)
 {
 	struct ipc_ctx *ctx = ctx_;
 
-	if (!ctx)
+	if (ipc__ctx_check(ctx) < 0)
 		return;
 	ctx->timer_ms = timer > 0 ? timer : 0;
 	if (timer > 0)
