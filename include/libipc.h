@@ -272,10 +272,12 @@ int ipc_context_queue_limits(void *ctx, size_t high_water, size_t max);
  * .socket unit), or the only one passed when no names were, instead of
  * creating a socket.  The adopted fd is made non-blocking; no file of the
  * run directory is created, locked or removed, now or when the service
- * closes (the socket file is not the service's own).  The first call of
- * the process reads the three variables, marks every passed fd
- * close-on-exec and unsets the variables (as sd_listen_fds(1) does);
- * the passed fds are remembered for the process, so that each of its
+ * closes (the socket file is not the service's own).  The library copies
+ * the three variables when it is loaded and never changes the
+ * environment (unsetting them would race with getenv() in other
+ * threads; LISTEN_PID keeps them from the process's children); the first
+ * call of the process marks every passed fd close-on-exec, and the
+ * passed fds are remembered for the process, so that each of its
  * services finds its own, in any context and any order.  The service
  * listens on a close-on-exec duplicate of the passed fd (@p servicefd is
  * not the passed fd's number); closing it closes the duplicate only, so a

@@ -6,11 +6,15 @@
  *
  * The protocol: LISTEN_PID is the pid of the process the sockets are for,
  * LISTEN_FDS how many fds were passed (from fd 3 on), LISTEN_FDNAMES
- * their names, separated by colons.  The first ipc_service_init() of a
- * process reads the three variables once, marks every passed fd
- * close-on-exec and unsets the variables, as sd_listen_fds(1) does, so
- * that the programs the process starts do not take them for theirs.  The
- * fds are remembered in a table of the process; each later
+ * their names, separated by colons.  The library copies the three
+ * variables when it is loaded, before the program's threads run, and
+ * never changes the environment: unsetting them, as sd_listen_fds(1) can,
+ * would race with a getenv() of any other thread (the library's own
+ * among them: IPC_RUNDIR is read at every call).  The programs the
+ * process starts do not take them for theirs all the same: LISTEN_PID
+ * names this process.  The first ipc_service_init() of a process reads
+ * the copies and marks every passed fd close-on-exec.  The fds are
+ * remembered in a table of the process; each later
  * ipc_service_init() adopts the one named after its service (or the only
  * one, when no names were passed).  A service listens on a duplicate of
  * the passed fd; when it closes, the passed fd can be adopted again.  While
@@ -19,8 +23,12 @@
  * An fd no service asked for stays open, unused.
  *
  * The table belongs to the process that read it: a child made by fork(2)
- * finds the table of another pid and reads the (by then unset) variables
- * again, so it never adopts its parent's sockets.  A mutex guards the
+ * finds the table of another pid and reads the variables of its own
+ * environment (getenv, in the child: what remains of the race, only with
+ * the child's own threads), whose LISTEN_PID names the parent unless the
+ * child set them, so it never adopts its parent's sockets.  Under setuid
+ * or setgid the variables are ignored (secure_getenv(3)): the caller
+ * chose them.  A mutex guards the
  * table: services may be created by several threads, each with its own
  * context.
  */
@@ -57,6 +65,42 @@ static struct {
 } activation;
 
 static pthread_mutex_t activation_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The variables when the library was loaded, and the process then. */
+static struct {
+	pid_t pid;
+	char *listen_pid;
+	char *listen_fds;
+	char *listen_fdnames;
+} at_load;
+
+static char *copy_of(const char *name)
+{
+	const char *value = secure_getenv(name);
+
+	return value ? strdup(value) : NULL;
+}
+
+__attribute__((constructor)) static void variables_copy(void)
+{
+	at_load.listen_pid = copy_of("LISTEN_PID");
+	at_load.listen_fds = copy_of("LISTEN_FDS");
+	at_load.listen_fdnames = copy_of("LISTEN_FDNAMES");
+	at_load.pid = getpid();
+}
+
+__attribute__((destructor)) static void variables_free(void)
+{
+	free(at_load.listen_pid);
+	free(at_load.listen_fds);
+	free(at_load.listen_fdnames);
+}
+
+/* A variable as it was at load time in this process, else as it is. */
+static const char *variable(const char *name, const char *copy)
+{
+	return getpid() == at_load.pid ? copy : secure_getenv(name);
+}
 
 /* A decimal number of [0, max] filling the whole string, else -1. */
 static long number_parse(const char *s, long max)
@@ -110,13 +154,14 @@ static int names_split(const char *env)
 /*
  * Reads the variables when they are for this process.  A missing or
  * malformed variable means nothing was passed (as for a program started
- * by hand).  The variables are unset, unless memory ran out: then they
- * are kept for the next call to try again.
+ * by hand).  When memory runs out, the next call tries again.
  */
 static int table_read(void)
 {
-	long pid = number_parse(getenv("LISTEN_PID"), LONG_MAX);
-	long count = number_parse(getenv("LISTEN_FDS"), LISTEN_FDS_MAX);
+	long pid = number_parse(variable("LISTEN_PID", at_load.listen_pid),
+				LONG_MAX);
+	long count = number_parse(variable("LISTEN_FDS", at_load.listen_fds),
+				  LISTEN_FDS_MAX);
 	unsigned int i;
 	int ret = 0;
 
@@ -134,16 +179,12 @@ static int table_read(void)
 		if (fcntl(activation.fds[i].fd, F_SETFD, FD_CLOEXEC) < 0)
 			activation.fds[i].closed = true;
 	}
-	ret = names_split(getenv("LISTEN_FDNAMES"));
+	ret = names_split(variable("LISTEN_FDNAMES", at_load.listen_fdnames));
 	if (ret < 0)
 		table_free();
 out:
-	if (ret == 0) {
-		unsetenv("LISTEN_PID");
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_FDNAMES");
+	if (ret == 0)
 		activation.pid = getpid();
-	}
 	return ret;
 }
 

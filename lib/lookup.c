@@ -48,7 +48,7 @@ struct lookup {
 /* IPC_LOOKUP_TIMEOUT_MS: 1 to LOOKUP_TIMEOUT_MAX_MS, else the default. */
 static uint64_t timeout_ns(void)
 {
-	const char *env = getenv("IPC_LOOKUP_TIMEOUT_MS");
+	const char *env = secure_getenv("IPC_LOOKUP_TIMEOUT_MS");
 	unsigned long ms = 0;
 	const char *p;
 
@@ -280,7 +280,7 @@ static int lookup_run(struct lookup *l, const char *name, size_t len,
 
 int ipc__lookup(const char *name, uint16_t len, int *fdp)
 {
-	const char *rules = getenv("IPC_NETWORK");
+	const char *rules = secure_getenv("IPC_NETWORK");
 	struct lookup l = { .sock = -1, .fd = -1 };
 	struct ipc_span uri;
 	size_t rules_len;

@@ -36,7 +36,7 @@ int ipc__service_name_check(const char *name, uint16_t len)
 /* The run directory, without trailing slashes (which would follow links). */
 char *ipc__rundir_get(void)
 {
-	const char *env = getenv("IPC_RUNDIR");
+	const char *env = secure_getenv("IPC_RUNDIR");
 	size_t len;
 	char *dir;
 
