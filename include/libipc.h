@@ -208,9 +208,11 @@ void ipc_context_timer(void *ctx, int timer);
  * #IPC_MAX_MESSAGE_SIZE_DEFAULT.
  *
  * @param[in] ctx   The context.
- * @param[in] size  The new limit in bytes, 1 to UINT32_MAX.
+ * @param[in] size  The new limit in bytes, 1 to UINT32_MAX (on a system
+ *                  with a 32-bit size_t, 1 to SIZE_MAX / 4: 1 GiB - 1,
+ *                  so that no length sum can wrap).
  * @return 0 on success.
- * @retval -EINVAL @p ctx is NULL, or @p size is 0 or above UINT32_MAX.
+ * @retval -EINVAL @p ctx is NULL, or @p size is 0 or above the limit.
  * @retval -ECHILD Called in a child forked after @p ctx was made (see
  *                 ipc_context_deinit()).
  */

@@ -114,6 +114,9 @@ int ipc__buf_grow(struct ipc_ctx *ctx, struct ipc_buf *b, size_t room,
 
 	if (b->data && b->cap - b->len >= room)
 		return 0;
+	/* So that live + free below cannot wrap (a 32-bit size_t). */
+	if (room > IPC_SIZE_LIMIT || live > IPC_SIZE_LIMIT)
+		return -ENOMEM;
 	if (b->data && b->cap - live >= room && live <= b->cap / 2) {
 		buf_compact(b);
 		return 0;

@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,8 +26,12 @@ static int grow_fdmap(struct ipc_ctx *ctx, int fd)
 	int len = ctx->fdmap_len ? ctx->fdmap_len : 64;
 	int *map;
 
-	while (len <= fd)
+	while (len <= fd) {
+		if (len > INT_MAX / 2 ||
+		    (size_t)len * 2 > SIZE_MAX / sizeof(*map))
+			return -ENOMEM;
 		len *= 2;
+	}
 	map = realloc(ctx->fdmap, (size_t)len * sizeof(*map));
 	if (!map)
 		return -ENOMEM;
@@ -44,6 +49,10 @@ static int grow_slots(struct ipc_ctx *ctx)
 	struct ipc_conn *conns;
 	uint32_t *ready, *dirty, i;
 
+	/* Slot numbers stay below IPC_NONE; sizes fit a 32-bit size_t. */
+	if (ctx->cap > UINT32_MAX / 4 ||
+	    (uint64_t)cap * sizeof(*conns) > SIZE_MAX)
+		return -ENOMEM;
 	conns = realloc(ctx->conns, cap * sizeof(*conns));
 	if (!conns)
 		return -ENOMEM;

@@ -107,7 +107,7 @@ IPC_EXPORT int ipc_context_max_message_size(void *ctx_, size_t size)
 
 	if (ret < 0)
 		return ret;
-	if (!size || size > UINT32_MAX)
+	if (!size || size > UINT32_MAX || size > IPC_SIZE_LIMIT)
 		return -EINVAL;
 	ctx->max_message = size;
 	return 0;

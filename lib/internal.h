@@ -44,6 +44,11 @@
 /* Frame header: the payload length, 32-bit big-endian. */
 #define IPC_HEADER 4
 /*
+ * Largest size a buffer or a message may have, so that sums of a few
+ * sizes never wrap: only a 32-bit size_t comes near it (1 GiB there).
+ */
+#define IPC_SIZE_LIMIT (SIZE_MAX / 4)
+/*
  * A connection that sends a message larger than IPC_WIDE_FROM asks the
  * kernel for an IPC_WIDE_SNDBUF socket buffer (clamped by
  * net.core.wmem_max): fewer wake-ups per large message.

@@ -361,12 +361,15 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *c;
+	size_t queued;
 	int ret;
 
 	ret = send_check(ctx, servicefd, mcontent, mlen, &c);
 	if (ret < 0)
 		return ret;
-	if (out_queued(c) + IPC_HEADER + mlen > ctx->queue_max)
+	queued = out_queued(c);
+	if (queued > ctx->queue_max ||
+	    IPC_HEADER + mlen > ctx->queue_max - queued)
 		return -ENOBUFS;
 	ipc__widen(c, mlen);
 	if (mlen >= IPC_DIRECT_FROM && c->out.len == c->out.off &&

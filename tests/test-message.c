@@ -717,7 +717,20 @@ static void test_limit_arguments(struct ipc_test_fixture *f,
 	g_assert_cmpint(ipc_context_max_message_size(f->ctx,
 						     (size_t)UINT32_MAX + 1),
 			==, -EINVAL);
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx, UINT32_MAX), ==,
+			0);
+#else
+	/* A 32-bit size_t: at most SIZE_MAX / 4, so no length sum wraps. */
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx, UINT32_MAX), ==,
+			-EINVAL);
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx,
+						     SIZE_MAX / 4 + 1),
+			==, -EINVAL);
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx, SIZE_MAX / 4),
+			==, 0);
 #endif
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx,
+				IPC_MAX_MESSAGE_SIZE_DEFAULT), ==, 0);
 	peer_connect(f->ctx, service, &p);
 	/* The default applies, and the failed calls above changed nothing. */
 	g_assert_cmpint(ipc_schedule(f->ctx, p.fd, big, size), ==, -EMSGSIZE);
