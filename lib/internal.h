@@ -174,6 +174,11 @@ struct ipc_ctx {
 	size_t scratch_cap;
 
 	void *backend;
+
+	/* ipc_context_fd() was called: see embed.c. */
+	struct ipc_embed *embed;
+	/* Embedded, between calls, and the context fd not readable. */
+	bool embed_idle;
 };
 
 /* The frame header: the payload length, 32-bit big-endian. */
@@ -215,6 +220,18 @@ static inline struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd)
 	return &ctx->conns[ctx->fdmap[fd]];
 }
 
+/*
+ * embed.c: the context fd.  wake: work was queued between two calls, the
+ * fd becomes readable.  sync: at the end of each call, the fd made
+ * readable or not by what is left.  before_wait: the backend is about to
+ * wait with nothing left to do.  timer: the timer's deadline changed.
+ */
+IPC_HIDDEN void ipc__embed_wake(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_sync(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_before_wait(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_timer(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_fini(struct ipc_ctx *ctx);
+
 /* The work lists hold each slot once; see conn.c. */
 static inline void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
 {
@@ -226,6 +243,8 @@ static inline void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
 	c->flags |= IPC_F_QUEUED;
 	ctx->ready[tail] = slot;
 	ctx->ready_count++;
+	if (ctx->embed_idle)
+		ipc__embed_wake(ctx);
 }
 
 /* Returns the next slot in use that was queued, or IPC_NONE. */
@@ -251,6 +270,8 @@ static inline void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot)
 		return;
 	c->flags |= IPC_F_DIRTY;
 	ctx->dirty[ctx->dirty_count++] = slot;
+	if (ctx->embed_idle)
+		ipc__embed_wake(ctx);
 }
 
 static inline bool ipc__is_stream(const struct ipc_conn *c)
@@ -346,6 +367,10 @@ IPC_HIDDEN void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
 /* event.c */
 IPC_HIDDEN int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       struct ipc_event *ev);
+/* ipc_wait_event() with a bound: -1 none, 0 never blocks (-EAGAIN). */
+IPC_HIDDEN int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
+			       int *originfd, int *newfd, char *buffer,
+			       size_t *buflen, int timeout_ms);
 
 /* timer.c */
 IPC_HIDDEN uint64_t ipc__now(void);
@@ -362,6 +387,10 @@ IPC_HIDDEN int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
 /* @closing: the fd is about to be closed, and is ours alone (no dup). */
 IPC_HIDDEN void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot,
 				 bool closing);
+/* The fd a host loop may poll: epoll's own fd, or -EOPNOTSUPP. */
+IPC_HIDDEN int ipc__backend_fd(struct ipc_ctx *ctx);
+/* The backend tag of the context fd's own fds (embed.c), not a slot. */
+#define IPC_TAG_EMBED (IPC_NONE - 1)
 /* Waits; marks and queues the ready slots; returns 0 or -errno. */
 IPC_HIDDEN int ipc__backend_wait(struct ipc_ctx *ctx, int timeout_ms);
 
