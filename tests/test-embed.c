@@ -489,6 +489,8 @@ static void slow_reader(void *arg)
 	guint32 i;
 
 	(void)arg;
+	if (ipc_test_under_valgrind())
+		alarm(4 * IPC_TEST_TIMEOUT);
 	for (i = 0; i < SLOW_COUNT; i++) {
 		gsize len;
 
@@ -537,6 +539,9 @@ static void test_slow_reader(Fixture *f, gconstpointer data)
 	(void)data;
 	if (no_context_fd(f->ctx))
 		return;
+	/* 64 MiB through memcheck takes half a minute on a quiet machine. */
+	if (ipc_test_under_valgrind())
+		alarm(4 * IPC_TEST_TIMEOUT);
 	ipc_test_service_init(f->ctx, SERVICE);
 	cfd = ipc_context_fd(f->ctx);
 	pid = ipc_test_fork(slow_reader, NULL);
