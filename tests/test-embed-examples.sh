@@ -5,7 +5,8 @@
 # configure could build: examples/glib-pongd, uv-pongd, sd-event-pongd) in
 # the place of pongd: the same messages, the same stop on SIGTERM.
 #
-# Run by make check, which exports EMBED_PONGDS, PONG and top_srcdir.
+# Run by make check, which exports EMBED_PONGDS (empty with the poll(2)
+# backend, which has no context fd), PONG and top_srcdir.
 # Exit status: 0 pass, 1 fail, 77 skipped (no example built), 99 error.
 #
 # SPDX-License-Identifier: ISC
@@ -13,7 +14,7 @@
 set -u
 
 if [ -z "${EMBED_PONGDS:-}" ]; then
-	echo "SKIP: no event loop library found by configure"
+	echo "SKIP: no example built (no event loop library found by configure, or the poll backend)"
 	exit 77
 fi
 status=0
