@@ -97,7 +97,6 @@ struct host {
 	guint echoed;
 	gboolean echo;
 	int eventfd;		/* the worker test's external fd, or -1 */
-	GAsyncQueue *results;
 	gboolean (*on_event)(struct host *h);
 };
 
@@ -591,9 +590,54 @@ struct job {
 	int fd;			/* the connection to reply to */
 };
 
+/*
+ * A queue between two threads on pthread primitives, which ThreadSanitizer
+ * sees (GLib's own GMutex is a bare futex it cannot follow).
+ */
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	GQueue items;
+};
+
+static void queue_init(struct queue *q)
+{
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->more, NULL);
+	g_queue_init(&q->items);
+}
+
+static void queue_fini(struct queue *q)
+{
+	g_assert_true(g_queue_is_empty(&q->items));
+	pthread_cond_destroy(&q->more);
+	pthread_mutex_destroy(&q->lock);
+}
+
+static void queue_push(struct queue *q, gpointer item)
+{
+	pthread_mutex_lock(&q->lock);
+	g_queue_push_tail(&q->items, item);
+	pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The next item; with @wait, blocks for one, else NULL when empty. */
+static gpointer queue_pop(struct queue *q, gboolean wait)
+{
+	gpointer item;
+
+	pthread_mutex_lock(&q->lock);
+	while (wait && g_queue_is_empty(&q->items))
+		pthread_cond_wait(&q->more, &q->lock);
+	item = g_queue_pop_head(&q->items);
+	pthread_mutex_unlock(&q->lock);
+	return item;
+}
+
 struct worker {
-	GAsyncQueue *jobs;
-	GAsyncQueue *results;
+	struct queue jobs;
+	struct queue results;
 	int eventfd;
 };
 
@@ -603,11 +647,11 @@ static gpointer worker_main(gpointer data)
 	struct worker *w = data;
 	struct job *j;
 
-	while ((j = g_async_queue_pop(w->jobs)) != GINT_TO_POINTER(-1)) {
+	while ((j = queue_pop(&w->jobs, TRUE)) != GINT_TO_POINTER(-1)) {
 		uint64_t one = 1;
 
 		j->seq *= 2;
-		g_async_queue_push(w->results, j);
+		queue_push(&w->results, j);
 		g_assert_cmpint(write(w->eventfd, &one, sizeof(one)), ==,
 				sizeof(one));
 	}
@@ -652,11 +696,11 @@ static gboolean worker_event(struct host *h)
 		memcpy(&be, ev->data, 4);
 		j->seq = GUINT32_FROM_BE(be);
 		j->fd = ev->fd;
-		g_async_queue_push(the_worker->jobs, j);
+		queue_push(&the_worker->jobs, j);
 	} else if (ev->type == EXTERNAL) {
 		g_assert_cmpint(ev->fd, ==, h->eventfd);
 		g_assert_cmpint(read(h->eventfd, &n, sizeof(n)), ==, sizeof(n));
-		while ((j = g_async_queue_try_pop(the_worker->results))) {
+		while ((j = queue_pop(&the_worker->results, FALSE))) {
 			be = GUINT32_TO_BE(j->seq);
 			g_assert_cmpint(ipc_schedule(h->ctx, j->fd, (char *)&be,
 						     4), ==, 0);
@@ -677,8 +721,8 @@ static void test_worker_thread(Fixture *f, gconstpointer data)
 	(void)data;
 	if (no_context_fd(f->ctx))
 		return;
-	w.jobs = g_async_queue_new();
-	w.results = g_async_queue_new();
+	queue_init(&w.jobs);
+	queue_init(&w.results);
 	w.eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	g_assert_no_errno(w.eventfd);
 	the_worker = &w;
@@ -691,7 +735,7 @@ static void test_worker_thread(Fixture *f, gconstpointer data)
 	pid = ipc_test_fork(work_client, NULL);
 	g_main_loop_run(h.loop);
 	ipc_test_reap(pid);
-	g_async_queue_push(w.jobs, GINT_TO_POINTER(-1));
+	queue_push(&w.jobs, GINT_TO_POINTER(-1));
 	g_thread_join(thread);
 	g_test_message("%u results, %u wake-ups (%u empty), %u EXTERNAL",
 		       h.echoed, h.wakeups, h.empty, h.events[EXTERNAL]);
@@ -699,8 +743,8 @@ static void test_worker_thread(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(h.events[MESSAGE_TX], ==, WORK);
 	host_detach(&h);
 	g_assert_cmpint(ipc_close_fd(f->ctx, w.eventfd), ==, 0);
-	g_async_queue_unref(w.jobs);
-	g_async_queue_unref(w.results);
+	queue_fini(&w.jobs);
+	queue_fini(&w.results);
 }
 
 int main(int argc, char **argv)
