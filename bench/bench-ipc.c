@@ -8,11 +8,16 @@
  * ipc_schedule() and every event comes from ipc_wait_event().  Senders
  * collect the MESSAGE_TX event of every message they scheduled: that is
  * part of the cost of the API, and a missing event fails the run.
+ *
+ * The "libipc-embed" services are driven as another event loop would
+ * drive them: poll(2) on ipc_context_fd(), then
+ * ipc_wait_event_timeout(..., 0) calls until one returns -EAGAIN.
  */
 
 #include "bench.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +32,36 @@ struct ipc_ev {
 	int fd, newfd;
 	char *buf;
 	size_t cap, len;
+	int poll_fd;		/* the context fd when embedded, or -1 */
+	bool awake;		/* embedded: the last call gave an event */
 };
+
+/*
+ * The embedded loop: after a wake-up of the context fd, calls until one
+ * returns -EAGAIN, so that the poll(2) is shared by the events a wake-up
+ * brings; then the next wake-up.
+ */
+static int ipc_next_embedded(void *ctx, struct ipc_ev *ev)
+{
+	struct pollfd p = { .fd = ev->poll_fd, .events = POLLIN };
+	size_t cap = ev->len;
+	int ret;
+
+	for (;;) {
+		if (!ev->awake && poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ev->len = cap;
+		ret = ipc_wait_event_timeout(ctx, &ev->type, &ev->index,
+					     &ev->fd, &ev->newfd, ev->buf,
+					     &ev->len, 0);
+		ev->awake = ret != -EAGAIN;
+		if (ev->awake)
+			return ret;
+	}
+}
 
 static int ipc_next(void *ctx, struct ipc_ev *ev)
 {
@@ -36,8 +70,12 @@ static int ipc_next(void *ctx, struct ipc_ev *ev)
 
 	for (;;) {
 		ev->len = ev->cap;
-		ret = ipc_wait_event(ctx, &ev->type, &ev->index, &ev->fd,
-				     &ev->newfd, ev->buf, &ev->len);
+		if (ev->poll_fd >= 0)
+			ret = ipc_next_embedded(ctx, ev);
+		else
+			ret = ipc_wait_event(ctx, &ev->type, &ev->index,
+					     &ev->fd, &ev->newfd, ev->buf,
+					     &ev->len);
 		if (ret == -EINTR)
 			continue;
 		if (ret != -EMSGSIZE)
@@ -52,7 +90,7 @@ static int ipc_next(void *ctx, struct ipc_ev *ev)
 
 static int ipc_ev_init(struct ipc_ev *ev, size_t size)
 {
-	*ev = (struct ipc_ev){ .cap = size + 1 };
+	*ev = (struct ipc_ev){ .cap = size + 1, .poll_fd = -1 };
 	ev->buf = xmalloc(ev->cap);
 	/* Touched now, so it is not counted as the library's memory. */
 	memset(ev->buf, 0, ev->cap);
@@ -166,7 +204,7 @@ static void service_event(struct service *s)
 }
 
 static int service_run(const struct run *r, struct result *res,
-		       bool is_sink)
+		       bool is_sink, bool embedded)
 {
 	struct service s = { .r = r, .res = res, .is_sink = is_sink };
 	int ret;
@@ -176,6 +214,14 @@ static int service_run(const struct run *r, struct result *res,
 	ipc_ev_init(&s.ev, r->size);
 	if (ipc_open(&s.ctx, res) < 0 || ipc_listen(s.ctx, r, res) < 0)
 		goto out;
+	if (embedded) {
+		s.ev.poll_fd = ipc_context_fd(s.ctx);
+		if (s.ev.poll_fd < 0) {
+			fail(res, s.ev.poll_fd, "ipc_context_fd: %s",
+			     strerror(-s.ev.poll_fd));
+			goto out;
+		}
+	}
 	s.heap0 = heap_used();
 	s.slab0 = slab_bytes();
 	res->rss_start_kib = rss_peak_kib();
@@ -200,12 +246,22 @@ out:
 
 int ipc_echo(const struct run *r, struct result *res)
 {
-	return service_run(r, res, false);
+	return service_run(r, res, false, false);
 }
 
 int ipc_sink(const struct run *r, struct result *res)
 {
-	return service_run(r, res, true);
+	return service_run(r, res, true, false);
+}
+
+int ipc_echo_embedded(const struct run *r, struct result *res)
+{
+	return service_run(r, res, false, true);
+}
+
+int ipc_sink_embedded(const struct run *r, struct result *res)
+{
+	return service_run(r, res, true, true);
 }
 
 /* ------------------------------------------------------------------ */

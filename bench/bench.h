@@ -195,6 +195,9 @@ int raw_relay(const struct run *r, struct result *res);
 /* bench-ipc.c: libipc through its public API only */
 int ipc_echo(const struct run *r, struct result *res);
 int ipc_sink(const struct run *r, struct result *res);
+/* The same, driven through poll(2) on ipc_context_fd(). */
+int ipc_echo_embedded(const struct run *r, struct result *res);
+int ipc_sink_embedded(const struct run *r, struct result *res);
 int ipc_client(const struct run *r, struct result *res);
 int ipc_sender(const struct run *r, struct result *res);
 int ipc_churn_client(const struct run *r, struct result *res);

@@ -111,6 +111,7 @@ static const struct variant pingpong_variants[] = {
 	{ "raw-epoll", raw_epoll_echo, raw_epoll_client, false, NULL },
 	{ "raw-blocking", raw_blocking_echo, raw_blocking_client, false, NULL },
 	{ "libipc", ipc_echo, ipc_client, false, NULL },
+	{ "libipc-embed", ipc_echo_embedded, ipc_client, false, NULL },
 	ZMQ_PINGPONG
 	NNG_PINGPONG
 	{ NULL, NULL, NULL, false, NULL },
@@ -120,6 +121,7 @@ static const struct variant stream_variants[] = {
 	{ "raw-writev", raw_sink, raw_writev_sender, false, NULL },
 	{ "raw-packed", raw_sink, raw_packed_sender, false, NULL },
 	{ "libipc", ipc_sink, ipc_sender, false, NULL },
+	{ "libipc-embed", ipc_sink_embedded, ipc_sender, false, NULL },
 	ZMQ_STREAM
 	NNG_STREAM
 	{ NULL, NULL, NULL, false, NULL },
@@ -300,6 +302,9 @@ static void usage(FILE *f)
 "    raw           (churn) raw client and epoll server\n"
 "    libipc        the library, public API only, ipc_schedule() and\n"
 "                  ipc_wait_event(), every MESSAGE_TX collected\n"
+"    libipc-embed  (pingpong, stream) the same client; the service is\n"
+"                  driven through poll(2) on ipc_context_fd(), then\n"
+"                  ipc_wait_event_timeout(..., 0) until -EAGAIN\n"
 "    zmq, nng      REQ/REP and PUSH/PULL (req0/rep0, push0/pull0) over\n"
 "                  ipc://, when configure found them\n"
 "    direct, relay, relay-cb, raw-relay  (switch) see above\n"
@@ -1450,6 +1455,11 @@ static void targets_pingpong(void)
 			target(lib >= 0.9 * raw,
 			       "ping-pong 64 B, %s CPU: libipc %.2f x raw-epoll "
 			       "(>= 0.90)", cpu_name(cpu), lib / raw);
+		other = rate_of(SC_PINGPONG, "libipc-embed", 64, 0, cpu);
+		if (!isnan(lib) && !isnan(other))
+			target(other >= 0.9 * lib,
+			       "ping-pong 64 B, %s CPU: libipc-embed %.2f x "
+			       "libipc (>= 0.90)", cpu_name(cpu), other / lib);
 	}
 	for (i = 0; i < nrows; i++) {
 		if (rows[i].sc != SC_PINGPONG ||
@@ -1519,6 +1529,10 @@ static void targets_stream(void)
 	if (!isnan(lib) && !isnan(zmq))
 		target(lib >= 2.5 * zmq, "stream 64 B: libipc %.1f x ZeroMQ "
 		       "PUSH/PULL (>= 2.5)", lib / zmq);
+	raw = rate_of(SC_STREAM, "libipc-embed", 64, 0, CPU_SPLIT);
+	if (!isnan(lib) && !isnan(raw))
+		target(raw >= 0.8 * lib, "stream 64 B: libipc-embed %.2f x "
+		       "libipc (>= 0.80)", raw / lib);
 	for (i = 0; i < 2; i++) {
 		lib = rate_of(SC_STREAM, "libipc", large[i], 0, CPU_SPLIT);
 		raw = rate_of(SC_STREAM, "raw-writev", large[i], 0, CPU_SPLIT);

@@ -551,6 +551,93 @@ int ipc_wait_event(void *ctx, char *t, size_t *index, int *originfd,
 		   int *newfd, char *buffer, size_t *buflen);
 
 /* ------------------------------------------------------------------ */
+/* Inside another event loop (LIBIPC_1.1, libipc 0.2.0)                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Wait for the next event, at most @p timeout_ms milliseconds.
+ *
+ * ipc_wait_event() with a bound: the same events, in the same order, with
+ * the same outputs.  @p timeout_ms 0 never blocks (the backend is looked
+ * at once, without waiting); a negative @p timeout_ms waits as long as
+ * needed, exactly as ipc_wait_event().  When no event came in time the
+ * call returns -EAGAIN with @p *t set to ERROR, and nothing is lost or
+ * reordered: partial messages already read, a message kept after
+ * -EMSGSIZE, queued output and timer ticks all stay for the next call.
+ *
+ * Called once each time the fd of ipc_context_fd() is readable, with
+ * @p timeout_ms 0, it lets another event loop drive the context.  It
+ * works with both event backends.
+ *
+ * @param[in] ctx         The context.
+ * @param[out] t          Receives the event type (enum event_types).
+ * @param[out] index      Receives the index of the connection concerned.
+ * @param[out] originfd   Receives the fd the event occurred on.
+ * @param[out] newfd      Receives the new client's fd (CONNECTION).
+ * @param[out] buffer     Receives a copy of a received payload (may be
+ *                        NULL when @p *buflen is 0).
+ * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
+ * @param[in] timeout_ms  Longest wait in milliseconds; 0 never blocks,
+ *                        negative waits without bound.
+ * @return 0 with @p *t set on an event; a negative errno with @p *t set to
+ *         ERROR when no event could be returned.  The context stays usable
+ *         after every error listed here.
+ * @retval -EAGAIN   No event within @p timeout_ms (never returned with a
+ *                   negative @p timeout_ms).
+ * @retval -EINVAL   A NULL argument other than @p buffer.
+ * @retval -EMSGSIZE @p buffer is too small for the next message, as for
+ *                   ipc_wait_event(): the message is kept for the next
+ *                   call.
+ * @retval -EINTR    A signal interrupted the wait; no event is lost.
+ * @retval -ENOENT   The context holds no fd and no timer: nothing can
+ *                   ever happen.
+ * @retval -ENOMEM   Out of memory, as for ipc_wait_event().
+ * @retval -ECHILD   Called in a child forked after @p ctx was made (see
+ *                   ipc_context_deinit()).
+ */
+int ipc_wait_event_timeout(void *ctx, char *t, size_t *index, int *originfd,
+			   int *newfd, char *buffer, size_t *buflen,
+			   int timeout_ms);
+
+/**
+ * @brief The fd another event loop polls to drive the context.
+ *
+ * The fd is readable (POLLIN) when, and only when, a call of
+ * ipc_wait_event_timeout() with @p timeout_ms 0 has something to do: an
+ * event to return (a message already buffered or kept after -EMSGSIZE, a
+ * due timer tick, a new connection, a hang-up, an external fd ready, a
+ * switched message) or queued output to write.  It is level-triggered:
+ * a loop that makes one call per wake-up sees every event, and the fd
+ * stays readable while events remain.  After a call that returned
+ * -EAGAIN it is not readable until something new happens, so an idle
+ * context without a timer never wakes its loop; the timer of
+ * ipc_context_timer() wakes it on time.  Functions such as
+ * ipc_schedule() that queue work between two calls make the fd readable.
+ *
+ * Every call returns the same fd.  It belongs to the context: do not
+ * read, write or close it; ipc_context_deinit() closes it.  Watch it for
+ * input only.  With it, the context holds two more fds of its own (an
+ * eventfd and a timerfd, both close-on-exec).  Any thread can be woken
+ * through it with an eventfd added by ipc_add_external().
+ *
+ * @param[in] ctx  The context.
+ * @return The fd (>= 0).
+ * @retval -EINVAL     @p ctx is NULL.
+ * @retval -EOPNOTSUPP The library was built with the poll(2) backend,
+ *                     which has no fd to offer (ipc_wait_event_timeout()
+ *                     still works).
+ * @retval -EMFILE, -ENFILE  No fd left for the context's eventfd or
+ *                     timerfd (first call only).
+ * @retval -ENOMEM     Out of memory (first call only).
+ * @retval -ENOSPC     The epoll watch limit
+ *                     (/proc/sys/fs/epoll/max_user_watches) is reached
+ *                     (first call only).
+ * @retval -ECHILD     Called in a child forked after @p ctx was made (see
+ *                     ipc_context_deinit()).
+ */
+int ipc_context_fd(void *ctx);
+
+/* ------------------------------------------------------------------ */
 /* Closing                                                              */
 /* ------------------------------------------------------------------ */
 

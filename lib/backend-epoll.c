@@ -83,6 +83,11 @@ void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot)
 	control(ctx, EPOLL_CTL_DEL, fd, slot, 0);
 }
 
+int ipc__backend_fd(struct ipc_ctx *ctx)
+{
+	return ((struct backend *)ctx->backend)->epfd;
+}
+
 static uint8_t ready_bits(uint32_t events)
 {
 	uint8_t r = 0;
@@ -107,6 +112,8 @@ int ipc__backend_wait(struct ipc_ctx *ctx, int timeout_ms)
 	for (i = 0; i < n; i++) {
 		uint32_t slot = b->events[i].data.u32;
 
+		if (slot == IPC_TAG_EMBED)
+			continue;
 		ctx->conns[slot].revents |= ready_bits(b->events[i].events);
 		ipc__ready_push(ctx, slot);
 	}

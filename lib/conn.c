@@ -182,8 +182,11 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 	ctx->free_head = slot;
 	ctx->nconns--;
 	/* A listener paused for want of fds may accept again. */
-	if (ctx->paused)
+	if (ctx->paused) {
 		ctx->paused_until = 0;
+		if (ctx->embed_idle)
+			ipc__embed_wake(ctx);
+	}
 }
 
 /*

@@ -89,6 +89,7 @@ IPC_EXPORT void ipc_context_deinit(void **ptr)
 		ipc_close_all(ctx);
 	else
 		forget_all(ctx);
+	ipc__embed_fini(ctx);
 	ipc__backend_fini(ctx);
 	ipc__pool_fini(ctx);
 	free(ctx->scratch);

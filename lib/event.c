@@ -247,12 +247,29 @@ static void requeue(struct ipc_ctx *ctx, uint32_t slot)
 		ctx->current = slot;
 }
 
-static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev)
+/* What is left of the caller's bound in ms: -1 for none, 0 when spent. */
+static int bound_left(int timeout_ms, uint64_t deadline)
 {
-	uint32_t slot;
 	uint64_t now;
-	int ret;
 
+	if (timeout_ms <= 0)
+		return timeout_ms < 0 ? -1 : 0;
+	now = ipc__now();
+	if (now >= deadline)
+		return 0;
+	return (int)((deadline - now + 999999) / 1000000);
+}
+
+static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev,
+		      int timeout_ms)
+{
+	uint64_t now, deadline = 0;
+	bool waited = false;
+	uint32_t slot;
+	int ret, wait, left;
+
+	if (timeout_ms > 0)
+		deadline = ipc__now() + (uint64_t)timeout_ms * 1000000;
 	if (ctx->held != IPC_NONE && (ret = step_held(ctx, ev)) != 0)
 		return ret;
 	for (;;) {
@@ -277,17 +294,28 @@ static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev)
 			continue;
 		if (!ctx->nconns && ctx->timer_ms <= 0)
 			return -ENOENT;
-		ret = ipc__backend_wait(ctx, wait_timeout(ctx, now));
+		wait = wait_timeout(ctx, now);
+		if (timeout_ms >= 0) {
+			/* One look at the backend at least, even with 0. */
+			left = bound_left(timeout_ms, deadline);
+			if (waited && !left)
+				return -EAGAIN;
+			if (wait < 0 || wait > left)
+				wait = left;
+		}
+		if (ctx->embed)
+			ipc__embed_before_wait(ctx);
+		ret = ipc__backend_wait(ctx, wait);
 		if (ret < 0)
 			return ret;
+		waited = true;
 	}
 }
 
-IPC_EXPORT int ipc_wait_event(void *ctx_, char *t, size_t *index,
-			      int *originfd, int *newfd, char *buffer,
-			      size_t *buflen)
+int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
+		    int *originfd, int *newfd, char *buffer, size_t *buflen,
+		    int timeout_ms)
 {
-	struct ipc_ctx *ctx = ctx_;
 	struct ipc_event ev = {
 		.type = ERROR,
 		.slot = IPC_NONE,
@@ -308,11 +336,23 @@ IPC_EXPORT int ipc_wait_event(void *ctx_, char *t, size_t *index,
 		return -EBUSY;
 	ev.buf = buffer;
 	ev.cap = *buflen;
-	ret = next_event(ctx, &ev);
+	/* Work queued during the call is accounted for at its end. */
+	ctx->embed_idle = false;
+	ret = next_event(ctx, &ev, timeout_ms);
+	if (ctx->embed)
+		ipc__embed_sync(ctx);
 	*t = ev.type;
 	*index = ev.slot == IPC_NONE ? SIZE_MAX : ev.slot;
 	*originfd = ev.fd;
 	*newfd = ev.newfd;
 	*buflen = ev.len;
 	return ret < 0 ? ret : 0;
+}
+
+IPC_EXPORT int ipc_wait_event(void *ctx, char *t, size_t *index,
+			      int *originfd, int *newfd, char *buffer,
+			      size_t *buflen)
+{
+	return ipc__wait_event(ctx, t, index, originfd, newfd, buffer, buflen,
+			       -1);
 }

@@ -193,6 +193,11 @@ struct ipc_ctx {
 	size_t scratch_cap;
 
 	void *backend;
+
+	/* ipc_context_fd() was called: see embed.c. */
+	struct ipc_embed *embed;
+	/* Embedded, between calls, and the context fd not readable. */
+	bool embed_idle;
 };
 
 /*
@@ -256,6 +261,18 @@ static inline struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd)
 	return &ctx->conns[ctx->fdmap[fd]];
 }
 
+/*
+ * embed.c: the context fd.  wake: work was queued between two calls, the
+ * fd becomes readable.  sync: at the end of each call, the fd made
+ * readable or not by what is left.  before_wait: the backend is about to
+ * wait with nothing left to do.  timer: the timer's deadline changed.
+ */
+IPC_HIDDEN void ipc__embed_wake(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_sync(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_before_wait(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_timer(struct ipc_ctx *ctx);
+IPC_HIDDEN void ipc__embed_fini(struct ipc_ctx *ctx);
+
 /* The work lists hold each slot once; see conn.c. */
 static inline void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
 {
@@ -267,6 +284,8 @@ static inline void ipc__ready_push(struct ipc_ctx *ctx, uint32_t slot)
 	c->flags |= IPC_F_QUEUED;
 	ctx->ready[tail] = slot;
 	ctx->ready_count++;
+	if (ctx->embed_idle)
+		ipc__embed_wake(ctx);
 }
 
 /* Returns the next slot in use that was queued, or IPC_NONE. */
@@ -292,6 +311,8 @@ static inline void ipc__dirty_push(struct ipc_ctx *ctx, uint32_t slot)
 		return;
 	c->flags |= IPC_F_DIRTY;
 	ctx->dirty[ctx->dirty_count++] = slot;
+	if (ctx->embed_idle)
+		ipc__embed_wake(ctx);
 }
 
 static inline bool ipc__is_stream(const struct ipc_conn *c)
@@ -394,6 +415,10 @@ IPC_HIDDEN int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now);
 /* event.c */
 IPC_HIDDEN int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       struct ipc_event *ev);
+/* ipc_wait_event() with a bound: -1 none, 0 never blocks (-EAGAIN). */
+IPC_HIDDEN int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
+			       int *originfd, int *newfd, char *buffer,
+			       size_t *buflen, int timeout_ms);
 
 /* timer.c */
 IPC_HIDDEN uint64_t ipc__now(void);
@@ -409,6 +434,10 @@ IPC_HIDDEN int ipc__backend_mod(struct ipc_ctx *ctx, int fd, uint32_t slot,
 				unsigned int events);
 /* Before every close(): the fd's file may stay open elsewhere. */
 IPC_HIDDEN void ipc__backend_del(struct ipc_ctx *ctx, int fd, uint32_t slot);
+/* The fd a host loop may poll: epoll's own fd, or -EOPNOTSUPP. */
+IPC_HIDDEN int ipc__backend_fd(struct ipc_ctx *ctx);
+/* The backend tag of the context fd's own fds (embed.c), not a slot. */
+#define IPC_TAG_EMBED (IPC_NONE - 1)
 /* Waits; marks and queues the ready slots; returns 0 or -errno. */
 IPC_HIDDEN int ipc__backend_wait(struct ipc_ctx *ctx, int timeout_ms);
 

@@ -32,6 +32,8 @@ IPC_EXPORT void ipc_context_timer(void *ctx_, int timer)
 	ctx->timer_ms = timer > 0 ? timer : 0;
 	if (timer > 0)
 		ctx->timer_next = ipc__now() + (uint64_t)timer * NS_PER_MS;
+	if (ctx->embed)
+		ipc__embed_timer(ctx);
 }
 
 /* True when a tick is due at @now; the next one is then scheduled. */

@@ -66,4 +66,24 @@ if [ "$rc" -ne 0 ]; then
 	exit 1
 fi
 echo "PASS: the ABI of $so is the one of $baseline"
-exit 0
+
+# Each released baseline (abi/libipc-X.Y.Z.abi) is a promise kept: against
+# it, functions may have been added (abidiff exit 4, ABIDIFF_ABI_CHANGE)
+# but none removed or changed.
+status=0
+for released in "$top_srcdir"/abi/libipc-*.abi; do
+	[ -r "$released" ] || continue
+	out=$(abidiff --headers-dir2 "$top_srcdir/include" "$released" \
+		"$so" 2>&1)
+	rc=$?
+	echo "$out"
+	summary=$(printf '%s\n' "$out" | grep 'changes summary')
+	if { [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ]; } ||
+	   printf '%s\n' "$summary" | grep -qv ' 0 Removed, 0 Changed'; then
+		echo "FAIL: against $released, more than additions (abidiff exit $rc)."
+		status=1
+	else
+		echo "PASS: against $released, additions only"
+	fi
+done
+exit $status

@@ -108,6 +108,9 @@ static void child_calls(void *ctx_)
 	g_assert_cmpint(ipc_close_all(ctx), ==, -ECHILD);
 	g_assert_cmpint(ipc_wait_event(ctx, &t, &index, &fd, &newfd, buf,
 				       &len), ==, -ECHILD);
+	g_assert_cmpint(ipc_wait_event_timeout(ctx, &t, &index, &fd, &newfd,
+					       buf, &len, 0), ==, -ECHILD);
+	g_assert_cmpint(ipc_context_fd(ctx), ==, -ECHILD);
 	g_assert_cmpint(ipc_schedule(ctx, child_conn, "x", 1), ==, -ECHILD);
 	g_assert_cmpint(ipc_write(ctx, child_conn, "x", 1), ==, -ECHILD);
 	g_assert_cmpint(ipc_read_fd(ctx, child_conn, buf, &len), ==, -ECHILD);
