@@ -24,7 +24,9 @@
 #             parameters are the loop's variables (ctx, type, index, fd,
 #             newfd, buf, len, size, ret, answer, answer_len, allowed_uid);
 #   case      a fragment that is a case of a switch on type;
-#   text      not C (a unit file, an environment line): skipped.
+#   text      not C (a unit file, an environment line): skipped;
+#   epoll     with another word: run only with the epoll backend (it
+#             needs ipc_context_fd()), compiled with both.
 # Everything is compiled with the build's compiler, CFLAGS and warnings
 # against the just-built lib/libipc.la (through libtool, -no-install, so
 # that valgrind follows the programs); the unused-name and shadow warnings
@@ -341,6 +343,15 @@ while IFS=$tab read -r id label words; do
 		continue
 	fi
 	echo "ok: $label ($words) compiles"
+	case " $words " in
+	*" epoll "*)
+		if [ "${IPC_BACKEND:-epoll}" != epoll ]; then
+			echo "skip running: $label needs the context fd," \
+				"which the $IPC_BACKEND backend lacks"
+			continue
+		fi
+		;;
+	esac
 	case " $words " in
 	*" top "* | *" fragment "* | *" case "*) ;;
 	*" service "*) services="$services $id:$label" ;;
