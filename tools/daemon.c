@@ -3,9 +3,8 @@
  *
  * SPDX-License-Identifier: ISC
  *
- * The library installs no signal handler and a handler could not stop
- * ipc_wait_event() cleanly, so the daemons take their stop signals from
- * a signalfd that the loop watches like any other fd.
+ * The daemons take their stop signals from a signalfd that the loop
+ * watches like any other fd (signals.c).
  */
 
 #include <config.h>
@@ -13,33 +12,22 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libipc.h>
 
 #include "daemon.h"
+#include "signals.h"
 
 int daemon_signals_watch(void *ctx)
 {
 	sigset_t set;
-	int fd, ret;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = ipc_add_external(ctx, fd);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return signals_watch(ctx, &set);
 }
 
 uint64_t daemon_now_ms(void)

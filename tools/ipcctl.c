@@ -48,6 +48,7 @@
 #include <libipc.h>
 
 #include "internal.h"
+#include "signals.h"
 
 /* Exit statuses (doc/man/ipcctl.1). */
 enum {
@@ -934,23 +935,6 @@ static int cmd_wait(int argc, char **argv)
 /* monitor                                                              */
 /* ------------------------------------------------------------------ */
 
-static volatile sig_atomic_t stops;
-static volatile sig_atomic_t wakeup_fd = -1;
-
-/* Counts the signal and wakes the loop through the pipe (as pongd). */
-static void on_stop(int sig)
-{
-	int saved_errno = errno;
-	char byte = 0;
-
-	(void)sig;
-	stops++;
-	if (wakeup_fd >= 0 && write(wakeup_fd, &byte, 1) < 0) {
-		/* The pipe is full: the loop is woken already. */
-	}
-	errno = saved_errno;
-}
-
 /* One relayed connection: our client and our connection to the service. */
 struct relay {
 	unsigned long id;
@@ -968,7 +952,8 @@ struct monitor {
 	bool in_place;
 	void *ctx;
 	int listener;
-	int pipe_rd;
+	int signals;			/* signalfd of SIGINT, SIGTERM, SIGHUP */
+	unsigned int stops;		/* stop signals received */
 	size_t preview;
 	bool hex;
 	struct relay *relays;
@@ -977,38 +962,17 @@ struct monitor {
 	unsigned long next_id;
 };
 
-static int signals_watch(struct monitor *m)
+/* The stop signals come from a signalfd that the loop watches. */
+static int monitor_signals_watch(struct monitor *m)
 {
-	struct sigaction sa;
-	int fds[2], ret;
+	sigset_t set;
 
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	ret = ipc_add_external(m->ctx, fds[0]);
-	if (ret < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return ret;
-	}
-	m->pipe_rd = fds[0];
-	wakeup_fd = fds[1];
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0 ||
-	    sigaction(SIGHUP, &sa, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-static void signals_unwatch(void)
-{
-	int fd = wakeup_fd;
-
-	wakeup_fd = -1;
-	if (fd >= 0)
-		close(fd);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	m->signals = signals_watch(m->ctx, &set);
+	return m->signals < 0 ? m->signals : 0;
 }
 
 /*
@@ -1251,8 +1215,8 @@ static int monitor_loop(struct monitor *m)
 
 	if (!buf)
 		return -ENOMEM;
-	while (stops < 2 && (m->listener >= 0 || m->open)) {
-		if (stops)
+	while (m->stops < 2 && (m->listener >= 0 || m->open)) {
+		if (m->stops)
 			monitor_stop(m);
 		if (m->listener < 0 && !m->open)
 			break;
@@ -1265,9 +1229,8 @@ static int monitor_loop(struct monitor *m)
 			break;
 		if (type == EXTERNAL && fd == m->listener)
 			clients_accept(m);
-		else if (type == EXTERNAL && fd == m->pipe_rd)
-			while (read(fd, buf, 1) > 0)
-				;
+		else if (type == EXTERNAL && fd == m->signals)
+			m->stops += signals_read(fd);
 		else if (type == SWITCH_RX)
 			frame_print(m, fd, buf, len);
 		else if (type == DISCONNECTION)
@@ -1302,7 +1265,7 @@ static int monitor_setup(struct monitor *m, const char *dir)
 	if (ret == 0)
 		ret = ipc_context_max_message_size(m->ctx, UINT32_MAX);
 	if (ret == 0)
-		ret = signals_watch(m);
+		ret = monitor_signals_watch(m);
 	if (ret < 0) {
 		fprintf(stderr, "%s: cannot set up: %s\n", progname,
 			strerror(-ret));
@@ -1349,7 +1312,7 @@ static int cmd_monitor(int argc, char **argv)
 {
 	struct monitor m = {
 		.listener = -1,
-		.pipe_rd = -1,
+		.signals = -1,
 		.preview = PREVIEW_DEFAULT,
 	};
 	char *dir;
@@ -1374,7 +1337,6 @@ static int cmd_monitor(int argc, char **argv)
 		}
 	}
 	monitor_restore(&m);
-	signals_unwatch();
 	ipc_context_deinit(&m.ctx);
 	free(m.relays);
 	free(m.aside_name);
