@@ -3,7 +3,8 @@
 #
 # - Every doc/*.md is installed by make install (dist_doc_DATA in
 #   Makefile.am) and shipped by a Debian package (debian/*.install or
-#   *.docs) and an RPM package (rpm/libipc.spec.in).
+#   *.docs; not checked in a tarball of make dist, which has no debian/)
+#   and an RPM package (rpm/libipc.spec.in).
 # - Every function declared in include/libipc.h has an example on its
 #   page of the HTML reference: a @code block in its comment, or a call
 #   in one of the examples (examples/*.c, which doc/examples.dox makes
@@ -43,7 +44,9 @@ for md in "$top_srcdir"/doc/*.md; do
 	*" doc/$name "*) ;;
 	*) fail "doc/$name: not in dist_doc_DATA (Makefile.am)" ;;
 	esac
-	if ! cat "$top_srcdir"/debian/*.install "$top_srcdir"/debian/*.docs \
+	# debian/ is in the repository, not in the tarball of make dist.
+	if [ -d "$top_srcdir/debian" ] &&
+	   ! cat "$top_srcdir"/debian/*.install "$top_srcdir"/debian/*.docs \
 			2>/dev/null | grep -q "[/ ]$name\( \|\$\)"; then
 		fail "doc/$name: in no Debian package (debian/*.install, *.docs)"
 	fi
