@@ -489,7 +489,7 @@ static long cb_frame(struct cb_state *s)
 
 	if (s->len - s->off < FRAME_HEADER)
 		return -1;
-	flen = be32_get(s->buf + s->off);
+	flen = ipc__be32_get(s->buf + s->off);
 	if (s->len - s->off - FRAME_HEADER < flen)
 		return -1;
 	return flen;
@@ -502,7 +502,7 @@ static int cb_room(struct cb_state *s)
 	char *p;
 
 	if (live >= FRAME_HEADER)
-		need = FRAME_HEADER + be32_get(s->buf + s->off);
+		need = FRAME_HEADER + ipc__be32_get(s->buf + s->off);
 	if (need < CHUNK)
 		need = CHUNK;
 	if (s->off) {

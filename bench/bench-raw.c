@@ -754,7 +754,7 @@ static int packed_send(void *arg, unsigned int conn, const char *payload,
 	if (!s->pack[conn])
 		s->pack[conn] = xmalloc(CHUNK);
 	p = s->pack[conn] + s->packed[conn];
-	be32_put(p, (uint32_t)len);
+	ipc__be32_put(p, (uint32_t)len);
 	memcpy(p + FRAME_HEADER, payload, len);
 	s->packed[conn] += frame;
 	return 0;

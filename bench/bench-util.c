@@ -161,24 +161,6 @@ bool run_done(const struct run *r, uint64_t done, uint64_t start_ns,
 	return now - start_ns >= (uint64_t)(r->seconds * 1e9);
 }
 
-void be32_put(char *p, uint32_t v)
-{
-	unsigned char *u = (unsigned char *)p;
-
-	u[0] = (unsigned char)(v >> 24);
-	u[1] = (unsigned char)(v >> 16);
-	u[2] = (unsigned char)(v >> 8);
-	u[3] = (unsigned char)v;
-}
-
-uint32_t be32_get(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
-	       (uint32_t)u[2] << 8 | (uint32_t)u[3];
-}
-
 /*
  * Writes all of iov to a socket (writev, without SIGPIPE); waits for
  * room when the socket is non-blocking.
@@ -223,7 +205,7 @@ int write_frame(int fd, const char *payload, size_t len)
 		{ .iov_base = (char *)payload, .iov_len = len },
 	};
 
-	be32_put(header, (uint32_t)len);
+	ipc__be32_put(header, (uint32_t)len);
 	return write_iov(fd, iov, len ? 2 : 1);
 }
 
@@ -430,7 +412,7 @@ static ssize_t reader_prepare(struct reader *rd)
 	char *p;
 
 	if (live >= FRAME_HEADER) {
-		need = FRAME_HEADER + (size_t)be32_get(rd->buf + rd->off);
+		need = FRAME_HEADER + (size_t)ipc__be32_get(rd->buf + rd->off);
 		if (need - FRAME_HEADER > MAX_PAYLOAD)
 			return -EPROTO;
 	}
@@ -459,7 +441,7 @@ static int reader_parse(struct reader *rd, frame_fn fn, void *arg)
 	int ret;
 
 	while ((live = rd->len - rd->off) >= FRAME_HEADER) {
-		need = FRAME_HEADER + (size_t)be32_get(rd->buf + rd->off);
+		need = FRAME_HEADER + (size_t)ipc__be32_get(rd->buf + rd->off);
 		if (live < need)
 			break;
 		ret = fn(arg, rd->buf + rd->off, need);

@@ -21,6 +21,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+/* The frame header, as the library writes it: ipc__be32_get/put. */
+#include "be32.h"
+
 /* Frame header: the payload length, 32-bit big-endian (libipc's own). */
 #define FRAME_HEADER 4
 /* Reads and packed writes move this much at a time. */
@@ -89,8 +92,6 @@ int stamp_check(const char *p, size_t len, size_t size, uint64_t seq,
 bool run_done(const struct run *r, uint64_t done, uint64_t start_ns,
 	      uint64_t now);
 
-void be32_put(char *p, uint32_t v);
-uint32_t be32_get(const char *p);
 int write_iov(int fd, struct iovec *iov, int iovcnt);
 int write_frame(int fd, const char *payload, size_t len);
 void *xmalloc(size_t size);

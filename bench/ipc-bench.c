@@ -4,15 +4,16 @@
  * SPDX-License-Identifier: ISC
  *
  * The driver: options, the list of measurements to make, running each
- * one several times in fresh child processes (bench-proc.c), the medians,
- * and the output: a table on stdout, then one JSON line (or CSV row) per
- * table row, then how the figures compare with the targets of the
- * performance issue.  Only a broken implementation (a lost or corrupted
- * message, a crash, a hang) makes the exit status non-zero: no figure is
- * ever judged here.
+ * one several times in fresh child processes (bench-proc.c), the medians;
+ * then the report (bench-report.c): a table on stdout, one JSON line (or
+ * CSV row) per table row, and how the figures compare with the targets
+ * of the performance issue.  Only a broken implementation (a lost or
+ * corrupted message, a crash, a hang) makes the exit status non-zero: no
+ * figure is ever judged here.
  */
 
 #include "bench.h"
+#include "ipc-bench.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,55 +26,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAX_LIST 16
-
-enum scenario {
-	SC_PINGPONG,
-	SC_STREAM,
-	SC_FANIN,
-	SC_IDLE,
-	SC_CHURN,
-	SC_SWITCH,
-	SC_MEMORY,
-	SC_ROUTED,		/* only with --routed: needs the daemons */
-	SC_COUNT
-};
 
 /* The scenarios run by default (and by "all" without --routed). */
 #define SC_DEFAULT_SET ((1u << SC_ROUTED) - 1)
 
-static const char *const sc_names[SC_COUNT] = {
+const char *const sc_names[SC_COUNT] = {
 	"pingpong", "stream", "fanin", "idle", "churn", "switch", "memory",
 	"routed",
 };
 
-enum placement { CPU_DEFAULT, CPU_SAME, CPU_SPLIT, CPU_BOTH };
-
-struct options {
-	unsigned int scenarios;		/* bit per enum scenario */
-	size_t sizes[MAX_LIST];
-	int nsizes;
-	const char *impls;
-	unsigned int runs;
-	uint64_t count;
-	double seconds;
-	enum placement cpu;
-	unsigned int clients[MAX_LIST];
-	int nclients;
-	unsigned int idle[MAX_LIST];
-	int nidle;
-	const char *json_path;
-	const char *csv_path;
-	const char *routed;		/* where ipcd and ipc-tcpd are */
-	bool quick;
-	bool verify;
-};
-
-static struct options opt = {
+struct options opt = {
 	.runs = 5,
 	.seconds = 0.1,
 };
@@ -81,15 +45,6 @@ static struct options opt = {
 /* ------------------------------------------------------------------ */
 /* Implementations of each scenario                                     */
 /* ------------------------------------------------------------------ */
-
-struct variant {
-	const char *impl;
-	role_fn server;
-	role_fn client;
-	bool callbacks;		/* switch relay through callbacks */
-	role_fn relay;		/* switch: the process in the middle */
-	bool routed;		/* through ipcd and two ipc-tcpd */
-};
 
 #ifdef HAVE_ZMQ
 #define ZMQ_PINGPONG { "zmq", bench_zmq_echo, bench_zmq_client, false, NULL },
@@ -180,28 +135,12 @@ static const struct variant *const sc_variants[SC_COUNT] = {
 /* Rows: one per table line                                             */
 /* ------------------------------------------------------------------ */
 
-struct row {
-	enum scenario sc;
-	const struct variant *v;
-	const char *baseline;
-	size_t size;
-	unsigned int param;	/* clients (fanin) or idle clients */
-	int cpu;		/* CPU_SAME, CPU_SPLIT */
-	bool rss;		/* memory: the 1 MiB stream part */
-	/* filled in by the runs */
-	unsigned int runs;
-	double rate, rate_min, rate_max, p50, p99, ratio;
-	double heap_per_conn, kernel_per_conn;
-	long rx_peak, rx_growth, tx_peak, tx_growth;
-	char note[96];
-	char error[200];
-};
-
-static struct row *rows;
-static size_t nrows, rows_cap;
-static int cpus[2] = { -1, -1 };
+struct row *rows;
+size_t nrows;
+static size_t rows_cap;
+int cpus[2] = { -1, -1 };
 static char rundir[64];
-static char start_time[32];
+char start_time[32];
 
 static struct row *row_add(enum scenario sc, const struct variant *v,
 			   size_t size, unsigned int param, int cpu)
@@ -228,7 +167,7 @@ static struct row *row_add(enum scenario sc, const struct variant *v,
 	return r;
 }
 
-static const char *cpu_name(int cpu)
+const char *cpu_name(int cpu)
 {
 	return cpu == CPU_SAME ? "same" : cpu == CPU_SPLIT ? "split" : "-";
 }
@@ -240,126 +179,48 @@ static const char *cpu_name(int cpu)
 static void usage(FILE *f)
 {
 	fputs(
-"NAME\n"
-"    ipc-bench - measure libipc against the kernel, ZeroMQ and nng\n"
+"Usage: ipc-bench [OPTION]... [SCENARIO]...\n"
+"Measures libipc against the kernel, ZeroMQ and nng.  Every message is\n"
+"checked; speed is reported, never judged.\n"
 "\n"
-"SYNOPSIS\n"
-"    ipc-bench [OPTION]... [SCENARIO]...\n"
+"Scenarios: pingpong, stream, fanin, idle, churn, switch, memory (all by\n"
+"default), routed (only with --routed).\n"
 "\n"
-"DESCRIPTION\n"
-"    Runs each SCENARIO (all of them by default) with libipc and its\n"
-"    baselines in the same invocation, so that ratios hold on a shared,\n"
-"    noisy machine where absolute figures drift.  Every measurement runs\n"
-"    in fresh processes forked for it (a server side and a client side,\n"
-"    each pinned to its CPU), is repeated --runs times, and the median is\n"
-"    reported.  The table goes to stdout, then one JSON line per row\n"
-"    (unless --json or --csv send them to a file); progress goes to\n"
-"    stderr.  Services live in a private run directory ($IPC_RUNDIR)\n"
-"    made with mkdtemp(3) and removed at exit.\n"
+"Options:\n"
+"  -s, --sizes LIST     payload sizes in bytes (k and M suffixes\n"
+"                       allowed); default 0,64,4k,64k,1M for pingpong\n"
+"                       and stream, 64,4k for switch, 64 for the rest\n"
+"  -i, --impl LIST      only these implementations (a name, or the part\n"
+"                       before '-', e.g. raw); baselines left out leave\n"
+"                       the ratio empty\n"
+"  -r, --runs N         runs per measurement, median reported\n"
+"                       (default 5)\n"
+"  -n, --count N        messages (round trips, connections) per run,\n"
+"                       instead of a duration\n"
+"  -t, --seconds S      duration of a run (default 0.1)\n"
+"  -c, --cpu PLACE      same, split or both: the two sides on one CPU,\n"
+"                       on two CPUs, or each in turn (default: both for\n"
+"                       pingpong and switch, split for the others)\n"
+"      --clients LIST   fanin connection counts (default 1,10,100,1000)\n"
+"      --idle LIST      idle client counts (default 0,100,1000,10000)\n"
+"  -j, --json FILE      JSON lines to FILE instead of stdout (- for\n"
+"                       stdout)\n"
+"      --csv FILE       CSV rows, with a header line, to FILE (- for\n"
+"                       stdout) instead of JSON lines\n"
+"      --routed DIR     enable the routed scenario with the ipcd and\n"
+"                       ipc-tcpd programs of DIR (e.g. tools of the\n"
+"                       build tree, or /usr/sbin)\n"
+"  -q, --quick          for CI: one run, tiny counts, every scenario and\n"
+"                       code path, every payload byte checked\n"
+"      --verify         check every payload byte (not only sequence\n"
+"                       numbers); slower\n"
+"  -h, --help           this text\n"
 "\n"
-"    Every message carries its sequence number and is checked where it\n"
-"    arrives; counts are compared between both ends.  A lost, repeated\n"
-"    or corrupted message, a child that crashes or hangs, makes the run\n"
-"    fail.  Speed never does: the ratios are reported, not judged.\n"
+"Exit status: 0 when every measurement ran and every message arrived\n"
+"intact, 1 when one failed, 2 on a usage error.\n"
 "\n"
-"SCENARIOS\n"
-"    pingpong (1)  one client sends, the service echoes: round trips/s,\n"
-"                  latency p50/p99 per round trip; ratio to raw-epoll.\n"
-"                  Both placements by default (same CPU, across CPUs).\n"
-"    stream (2)    one-way stream client -> service, measured at the\n"
-"                  receiver from its first to its last message; ratio\n"
-"                  to raw-writev.\n"
-"    fanin (3)     1, 10, 100, 1000 connections streaming to one service\n"
-"                  from one or two client processes (round-robin).\n"
-"    idle (4)      64-byte ping-pong while 0, 100, 1000, 10000 idle\n"
-"                  clients stay connected; raw-poll shows poll(2)'s\n"
-"                  scan, raw-epoll the kernel's flat line.\n"
-"    churn (5)     connect, one message each way, close: per second.\n"
-"    switch (6)    ping-pong through a relay process using\n"
-"                  ipc_add_switch(), without and with callbacks (relay,\n"
-"                  relay-cb), against the direct path; raw-relay is a\n"
-"                  plain epoll process forwarding bytes: the kernel's\n"
-"                  cost of the extra hop.\n"
-"    memory (7)    heap (mallinfo2) and kernel slab bytes per idle\n"
-"                  connection held by the service at 10000 clients\n"
-"                  (the slab figure is system-wide: both ends of each\n"
-"                  connection); peak RSS of both ends of a 1 MiB-message\n"
-"                  stream, and its growth beyond each end's own\n"
-"                  message buffer.\n"
-"    routed (8)    only with --routed: ping-pong from a client routed\n"
-"                  by IPC_NETWORK through ipcd and two ipc-tcpd on\n"
-"                  loopback (two run directories as two hosts) to the\n"
-"                  echo service, against the direct path (direct).\n"
-"                  Sizes 64, 4k, 64k, 1M by default; the daemons float\n"
-"                  over the CPUs.\n"
-"\n"
-"IMPLEMENTATIONS\n"
-"    raw-epoll, raw-blocking  plain AF_UNIX sockets, same 4-byte\n"
-"                  big-endian framing, epoll loop or blocking calls\n"
-"    raw-writev    one writev (header + payload) per message\n"
-"    raw-packed    frames packed into 64 KiB writes\n"
-"    raw-poll      the raw server loop on poll(2)\n"
-"    raw           (churn) raw client and epoll server\n"
-"    libipc        the library, public API only, ipc_schedule() and\n"
-"                  ipc_wait_event(), every MESSAGE_TX collected\n"
-"    libipc-embed  (pingpong, stream) the same client; the service is\n"
-"                  driven through poll(2) on ipc_context_fd(), then\n"
-"                  ipc_wait_event_timeout(..., 0) until -EAGAIN\n"
-"    zmq, nng      REQ/REP and PUSH/PULL (req0/rep0, push0/pull0) over\n"
-"                  ipc://, when configure found them\n"
-"    direct, relay, relay-cb, raw-relay  (switch) see above\n"
-"\n"
-"OPTIONS\n"
-"    -s, --sizes LIST     payload sizes in bytes (k and M suffixes\n"
-"                         allowed); default 0,64,4k,64k,1M for pingpong\n"
-"                         and stream, 64,4k for switch, 64 for the rest\n"
-"    -i, --impl LIST      only these implementations (a name, or the part\n"
-"                         before '-', e.g. raw); baselines left out leave\n"
-"                         the ratio empty\n"
-"    -r, --runs N         runs per measurement, median reported\n"
-"                         (default 5)\n"
-"    -n, --count N        messages (round trips, connections) per run,\n"
-"                         instead of a duration\n"
-"    -t, --seconds S      duration of a run (default 0.1)\n"
-"    -c, --cpu PLACE      same, split or both: the two sides on one CPU,\n"
-"                         on two CPUs, or each in turn (default: both for\n"
-"                         pingpong and switch, split for the others)\n"
-"        --clients LIST   fanin connection counts (default 1,10,100,1000)\n"
-"        --idle LIST      idle client counts (default 0,100,1000,10000)\n"
-"    -j, --json FILE      JSON lines to FILE instead of stdout (- for\n"
-"                         stdout)\n"
-"        --csv FILE       CSV rows, with a header line, to FILE (- for\n"
-"                         stdout) instead of JSON lines\n"
-"        --routed DIR     enable the routed scenario with the ipcd and\n"
-"                         ipc-tcpd programs of DIR (e.g. tools of the\n"
-"                         build tree, or /usr/sbin)\n"
-"    -q, --quick          for CI: one run, tiny counts, every scenario and\n"
-"                         code path, every payload byte checked\n"
-"        --verify         check every payload byte (not only sequence\n"
-"                         numbers); slower\n"
-"    -h, --help           this text\n"
-"\n"
-"OUTPUT\n"
-"    scenario, impl, size (payload bytes), conns (fanin clients or idle\n"
-"    clients), cpu (same or split), msgs/s (round trips, messages or\n"
-"    connections per second, median), MB/s (payload, 10^6 bytes, one\n"
-"    direction), p50 and p99 latency in microseconds where it applies,\n"
-"    ratio to the first implementation of the scenario at the same size,\n"
-"    conns and cpu, and a note.  The JSON lines carry the same fields\n"
-"    plus the spread (min, max) of the runs.\n"
-"\n"
-"EXIT STATUS\n"
-"    0 when every measurement ran and every message arrived intact, 1\n"
-"    when one failed, 2 on a usage error.\n"
-"\n"
-"ENVIRONMENT\n"
-"    TMPDIR  where the private run directory is made (default /tmp).\n"
-"\n"
-"EXAMPLES\n"
-"    ipc-bench --quick\n"
-"    ipc-bench -s 64 -c both pingpong idle\n"
-"    ipc-bench -i raw,libipc -r 9 --json results.jsonl stream\n"
-"    ipc-bench --routed tools routed\n",
+"The scenarios, the implementations, the output and examples: the\n"
+"section \"ipc-bench reference\" of doc/performance.md.\n",
 	      f);
 }
 
@@ -1151,455 +1012,6 @@ static int run_all(void)
 	}
 	progress_done();
 	return failed;
-}
-
-/* ------------------------------------------------------------------ */
-/* Output                                                               */
-/* ------------------------------------------------------------------ */
-
-static const struct row *find_row(enum scenario sc, const char *impl,
-				  size_t size, unsigned int param, int cpu,
-				  bool rss)
-{
-	size_t i;
-
-	for (i = 0; i < nrows; i++)
-		if (rows[i].sc == sc && !strcmp(rows[i].v->impl, impl) &&
-		    rows[i].size == size && rows[i].param == param &&
-		    rows[i].cpu == cpu && rows[i].rss == rss &&
-		    !rows[i].error[0] && rows[i].runs)
-			return &rows[i];
-	return NULL;
-}
-
-static void compute_ratios(void)
-{
-	const struct row *base, *zero;
-	struct row *row;
-	size_t i;
-
-	for (i = 0; i < nrows; i++) {
-		row = &rows[i];
-		base = find_row(row->sc, row->baseline, row->size, row->param,
-				row->cpu, row->rss);
-		if (base && base->rate > 0)
-			row->ratio = row->rate / base->rate;
-		if (row->sc == SC_IDLE && row->param && !row->note[0]) {
-			zero = find_row(SC_IDLE, row->v->impl, row->size, 0,
-					row->cpu, false);
-			if (zero && zero->rate > 0)
-				snprintf(row->note, sizeof(row->note),
-					 "%.2f x its rate with 0 idle",
-					 row->rate / zero->rate);
-		}
-		if (((row->sc == SC_SWITCH && row->v->relay) ||
-		     row->v->routed) && base && row->rate > 0)
-			snprintf(row->note, sizeof(row->note),
-				 "round trip %.2f x direct",
-				 base->rate / row->rate);
-		if (row->sc == SC_MEMORY && !row->rss && row->runs)
-			snprintf(row->note + strlen(row->note),
-				 sizeof(row->note) - strlen(row->note),
-				 "%sheap %.0f B/conn, kernel %.0f B/conn",
-				 row->note[0] ? "; " : "", row->heap_per_conn,
-				 row->kernel_per_conn);
-		if (row->rss && row->runs)
-			snprintf(row->note, sizeof(row->note),
-				 "rx peak %.1f MiB (+%.1f), tx peak %.1f MiB "
-				 "(+%.1f)", row->rx_peak / 1024.0,
-				 row->rx_growth / 1024.0, row->tx_peak / 1024.0,
-				 row->tx_growth / 1024.0);
-	}
-}
-
-static void print_number(double v, int width, int decimals)
-{
-	if (isnan(v))
-		printf(" %*s", width, "-");
-	else
-		printf(" %*.*f", width, decimals, v);
-}
-
-static void print_header(void)
-{
-	printf("%-8s %-12s %8s %6s %-5s %12s %9s %8s %8s %6s  %s\n",
-	       "scenario", "impl", "size", "conns", "cpu", "msgs/s", "MB/s",
-	       "p50 us", "p99 us", "ratio", "note");
-}
-
-static void print_row(const struct row *row)
-{
-	double mbps = row->rate * (double)row->size / 1e6;
-	bool has_param = row->sc == SC_FANIN || row->sc == SC_IDLE ||
-			 (row->sc == SC_MEMORY && !row->rss);
-
-	printf("%-8s %-12s %8zu ", sc_names[row->sc], row->v->impl,
-	       row->size);
-	if (has_param)
-		printf("%6u", row->param);
-	else
-		printf("%6s", "-");
-	printf(" %-5s", cpu_name(row->cpu));
-	if (row->error[0]) {
-		printf(" FAILED: %s\n", row->error);
-		return;
-	}
-	print_number(row->rate, 12, 0);
-	print_number(row->size ? mbps : NAN, 9, 1);
-	print_number(row->p50, 8, 1);
-	print_number(row->p99, 8, 1);
-	print_number(row->ratio, 6, 2);
-	printf("  %s\n", row->note);
-}
-
-/* The 1-minute load average: how busy the shared machine was. */
-static double load_average(void)
-{
-	double load[1];
-
-	return getloadavg(load, 1) == 1 ? load[0] : NAN;
-}
-
-static double load_start;
-
-/* Where and when: the figures mean little without it. */
-static void print_context(void)
-{
-	struct utsname u;
-
-	if (uname(&u) < 0)
-		memset(&u, 0, sizeof(u));
-	printf("# ipc-bench %s, %s, %s %s %s, CPUs %d and %d, %u run%s "
-	       "of %s each, load average %.2f at start and %.2f at end\n",
-	       PACKAGE_VERSION, start_time, u.sysname, u.release, u.machine,
-	       cpus[0], cpus[1], opt.runs, opt.runs == 1 ? "" : "s",
-	       opt.quick || opt.count ? "a fixed count" : "a fixed time",
-	       load_start, load_average());
-}
-
-static void print_table(void)
-{
-	size_t i;
-
-	print_context();
-	print_header();
-	for (i = 0; i < nrows; i++) {
-		if (i && rows[i].sc != rows[i - 1].sc)
-			printf("\n");
-		print_row(&rows[i]);
-	}
-}
-
-static void json_number(FILE *f, const char *key, double v)
-{
-	if (isnan(v))
-		fprintf(f, ",\"%s\":null", key);
-	else
-		fprintf(f, ",\"%s\":%.6g", key, v);
-}
-
-static void json_string(FILE *f, const char *key, const char *s)
-{
-	fprintf(f, ",\"%s\":\"", key);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s >= 0x20)
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void json_row(FILE *f, const struct row *row)
-{
-	fprintf(f, "{\"bench\":\"ipc-bench\",\"version\":\"%s\"",
-		PACKAGE_VERSION);
-	json_string(f, "start", start_time);
-	json_string(f, "scenario", sc_names[row->sc]);
-	json_string(f, "impl", row->v->impl);
-	fprintf(f, ",\"size\":%zu", row->size);
-	if (row->sc == SC_FANIN)
-		fprintf(f, ",\"clients\":%u", row->param);
-	if (row->sc == SC_IDLE || (row->sc == SC_MEMORY && !row->rss))
-		fprintf(f, ",\"idle\":%u", row->param);
-	json_string(f, "cpu", cpu_name(row->cpu));
-	fprintf(f, ",\"runs\":%u", row->runs);
-	json_number(f, "msgs_per_s", row->rate);
-	json_number(f, "msgs_per_s_min", row->rate_min);
-	json_number(f, "msgs_per_s_max", row->rate_max);
-	json_number(f, "mb_per_s", row->rate * (double)row->size / 1e6);
-	json_number(f, "p50_us", row->p50);
-	json_number(f, "p99_us", row->p99);
-	json_number(f, "ratio", row->ratio);
-	json_string(f, "baseline", row->baseline);
-	if (row->sc == SC_MEMORY && !row->rss) {
-		json_number(f, "heap_bytes_per_conn", row->heap_per_conn);
-		json_number(f, "kernel_bytes_per_conn", row->kernel_per_conn);
-	}
-	if (row->rss) {
-		fprintf(f, ",\"rx_rss_peak_kib\":%ld,\"rx_rss_growth_kib\":%ld",
-			row->rx_peak, row->rx_growth);
-		fprintf(f, ",\"tx_rss_peak_kib\":%ld,\"tx_rss_growth_kib\":%ld",
-			row->tx_peak, row->tx_growth);
-	}
-	json_string(f, "note", row->note);
-	if (row->error[0])
-		json_string(f, "error", row->error);
-	fprintf(f, "}\n");
-}
-
-static void csv_number(FILE *f, double v)
-{
-	if (isnan(v))
-		fprintf(f, ",");
-	else
-		fprintf(f, ",%.6g", v);
-}
-
-static void csv_row(FILE *f, const struct row *row)
-{
-	bool has_param = row->sc == SC_FANIN || row->sc == SC_IDLE ||
-			 (row->sc == SC_MEMORY && !row->rss);
-
-	fprintf(f, "%s,%s,%s,%zu,", start_time, sc_names[row->sc],
-		row->v->impl, row->size);
-	if (has_param)
-		fprintf(f, "%u", row->param);
-	fprintf(f, ",%s,%u", cpu_name(row->cpu), row->runs);
-	csv_number(f, row->rate);
-	csv_number(f, row->rate * (double)row->size / 1e6);
-	csv_number(f, row->p50);
-	csv_number(f, row->p99);
-	csv_number(f, row->ratio);
-	fprintf(f, ",%s", row->baseline);
-	csv_number(f, row->heap_per_conn);
-	csv_number(f, row->kernel_per_conn);
-	csv_number(f, row->rx_peak < 0 ? NAN : (double)row->rx_peak);
-	csv_number(f, row->rx_growth < 0 ? NAN : (double)row->rx_growth);
-	csv_number(f, row->tx_peak < 0 ? NAN : (double)row->tx_peak);
-	csv_number(f, row->tx_growth < 0 ? NAN : (double)row->tx_growth);
-	fprintf(f, ",\"%s\"\n", row->error[0] ? row->error : row->note);
-}
-
-static int write_lines(void)
-{
-	FILE *f = stdout;
-	const char *path = opt.json_path ? opt.json_path : opt.csv_path;
-	size_t i;
-
-	if (path && strcmp(path, "-")) {
-		f = fopen(path, "we");
-		if (!f) {
-			fprintf(stderr, "ipc-bench: %s: %s\n", path,
-				strerror(errno));
-			return -errno;
-		}
-	} else {
-		printf("\n");
-	}
-	if (opt.csv_path)
-		fprintf(f, "start,scenario,impl,size,conns,cpu,runs,msgs_per_s,"
-			"mb_per_s,p50_us,p99_us,ratio,baseline,"
-			"heap_bytes_per_conn,kernel_bytes_per_conn,"
-			"rx_rss_peak_kib,rx_rss_growth_kib,tx_rss_peak_kib,"
-			"tx_rss_growth_kib,note\n");
-	for (i = 0; i < nrows; i++)
-		(opt.csv_path ? csv_row : json_row)(f, &rows[i]);
-	if (f != stdout && fclose(f) != 0) {
-		fprintf(stderr, "ipc-bench: %s: %s\n", path, strerror(errno));
-		return -EIO;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* The issue's targets, as ratios measured in this run                  */
-/* ------------------------------------------------------------------ */
-
-static void target(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void target(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("  %-6s ", ok ? "met" : "MISSED");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static double rate_of(enum scenario sc, const char *impl, size_t size,
-		      unsigned int param, int cpu)
-{
-	const struct row *r = find_row(sc, impl, size, param, cpu, false);
-
-	return r ? r->rate : NAN;
-}
-
-static void targets_pingpong(void)
-{
-	int cpu;
-	size_t i;
-	unsigned int wins = 0, total = 0;
-	double lib, raw, other;
-	const char *peer;
-	char lost[160] = "";
-	size_t used = 0;
-
-	for (cpu = CPU_SAME; cpu <= CPU_SPLIT; cpu++) {
-		lib = rate_of(SC_PINGPONG, "libipc", 64, 0, cpu);
-		raw = rate_of(SC_PINGPONG, "raw-epoll", 64, 0, cpu);
-		if (!isnan(lib) && !isnan(raw))
-			target(lib >= 0.9 * raw,
-			       "ping-pong 64 B, %s CPU: libipc %.2f x raw-epoll "
-			       "(>= 0.90)", cpu_name(cpu), lib / raw);
-		other = rate_of(SC_PINGPONG, "libipc-embed", 64, 0, cpu);
-		if (!isnan(lib) && !isnan(other))
-			target(other >= 0.9 * lib,
-			       "ping-pong 64 B, %s CPU: libipc-embed %.2f x "
-			       "libipc (>= 0.90)", cpu_name(cpu), other / lib);
-	}
-	for (i = 0; i < nrows; i++) {
-		if (rows[i].sc != SC_PINGPONG ||
-		    strcmp(rows[i].v->impl, "libipc") || isnan(rows[i].rate))
-			continue;
-		for (peer = "zmq"; peer; peer = *peer == 'z' ? "nng" : NULL) {
-			other = rate_of(SC_PINGPONG, peer, rows[i].size, 0,
-					rows[i].cpu);
-			if (isnan(other))
-				continue;
-			total++;
-			if (rows[i].rate > other) {
-				wins++;
-			} else if (used < sizeof(lost)) {
-				used += (size_t)snprintf(lost + used,
-					sizeof(lost) - used, "%s %zu B %s %s",
-					used ? "," : "; behind:", rows[i].size,
-					cpu_name(rows[i].cpu), peer);
-			}
-		}
-	}
-	if (total)
-		target(wins == total, "ping-pong: libipc ahead of ZeroMQ and "
-		       "nng in %u of %u (size, placement, peer) pairs%s", wins,
-		       total, lost);
-}
-
-static void targets_idle(void)
-{
-	unsigned int most = 0;
-	size_t i;
-	int cpu;
-	double zero, full, kzero, kfull;
-
-	for (i = 0; i < nrows; i++)
-		if (rows[i].sc == SC_IDLE && rows[i].param > most)
-			most = rows[i].param;
-	for (cpu = CPU_SAME; most && cpu <= CPU_SPLIT; cpu++) {
-		zero = rate_of(SC_IDLE, "libipc", 64, 0, cpu);
-		full = rate_of(SC_IDLE, "libipc", 64, most, cpu);
-		kzero = rate_of(SC_IDLE, "raw-epoll", 64, 0, cpu);
-		kfull = rate_of(SC_IDLE, "raw-epoll", 64, most, cpu);
-		if (!isnan(zero) && !isnan(full))
-			target(full >= 0.9 * zero,
-			       "idle, %s CPU: libipc with %u idle clients at "
-			       "%.2f x its rate with none (>= 0.90; raw-epoll: "
-			       "%.2f)", cpu_name(cpu), most, full / zero,
-			       kfull / kzero);
-	}
-}
-
-static void targets_stream(void)
-{
-	static const size_t large[] = { 65536, 1048576 };
-	double lib, raw, packed, zmq, nng, best;
-	size_t i;
-
-	lib = rate_of(SC_STREAM, "libipc", 64, 0, CPU_SPLIT);
-	raw = rate_of(SC_STREAM, "raw-writev", 64, 0, CPU_SPLIT);
-	zmq = rate_of(SC_STREAM, "zmq", 64, 0, CPU_SPLIT);
-	if (!isnan(lib))
-		target(lib >= 10e6, "stream 64 B: libipc %.2fM msgs/s "
-		       "(>= 10M)", lib / 1e6);
-	if (!isnan(lib) && !isnan(raw))
-		target(lib >= 12 * raw, "stream 64 B: libipc %.1f x raw-writev "
-		       "(>= 12)", lib / raw);
-	if (!isnan(lib) && !isnan(zmq))
-		target(lib >= 2.5 * zmq, "stream 64 B: libipc %.1f x ZeroMQ "
-		       "PUSH/PULL (>= 2.5)", lib / zmq);
-	raw = rate_of(SC_STREAM, "libipc-embed", 64, 0, CPU_SPLIT);
-	if (!isnan(lib) && !isnan(raw))
-		target(raw >= 0.8 * lib, "stream 64 B: libipc-embed %.2f x "
-		       "libipc (>= 0.80)", raw / lib);
-	for (i = 0; i < 2; i++) {
-		lib = rate_of(SC_STREAM, "libipc", large[i], 0, CPU_SPLIT);
-		raw = rate_of(SC_STREAM, "raw-writev", large[i], 0, CPU_SPLIT);
-		packed = rate_of(SC_STREAM, "raw-packed", large[i], 0,
-				 CPU_SPLIT);
-		zmq = rate_of(SC_STREAM, "zmq", large[i], 0, CPU_SPLIT);
-		nng = rate_of(SC_STREAM, "nng", large[i], 0, CPU_SPLIT);
-		best = isnan(packed) || raw > packed ? raw : packed;
-		if (!isnan(lib) && !isnan(best))
-			target(lib >= 0.75 * best, "stream %zu B: libipc %.2f x "
-			       "the best raw MB/s (>= 0.75)", large[i],
-			       lib / best);
-		if (!isnan(lib) && (!isnan(zmq) || !isnan(nng)))
-			target((isnan(zmq) || lib > zmq) &&
-			       (isnan(nng) || lib > nng),
-			       "stream %zu B: libipc %.2f x ZeroMQ, %.2f x nng "
-			       "(> 1)", large[i], lib / zmq, lib / nng);
-	}
-}
-
-static void targets_other(void)
-{
-	const struct row *r;
-	double lib, raw;
-	size_t i;
-
-	lib = rate_of(SC_CHURN, "libipc", 64, 0, CPU_SPLIT);
-	raw = rate_of(SC_CHURN, "raw", 64, 0, CPU_SPLIT);
-	if (!isnan(lib) && !isnan(raw))
-		target(lib >= 0.75 * raw, "churn: libipc %.2f x raw (>= 0.75)",
-		       lib / raw);
-	for (i = 0; i < nrows; i++) {
-		r = &rows[i];
-		if (r->sc == SC_SWITCH && r->v->relay == raw_relay &&
-		    !isnan(r->ratio))
-			printf("  %-6s switch %zu B, %s CPU: raw-relay round "
-			       "trip %.2f x direct: the kernel's cost of the "
-			       "hop\n", "floor", r->size, cpu_name(r->cpu),
-			       1 / r->ratio);
-		else if (r->sc == SC_SWITCH && r->v->relay && !isnan(r->ratio))
-			target(1 / r->ratio <= 2.2, "switch %zu B, %s CPU: "
-			       "%s round trip %.2f x direct (<= 2.2)", r->size,
-			       cpu_name(r->cpu), r->v->impl, 1 / r->ratio);
-		if (r->sc == SC_MEMORY && !r->rss &&
-		    !strcmp(r->v->impl, "libipc") && !isnan(r->heap_per_conn))
-			target(r->heap_per_conn <= 256, "memory: libipc heap "
-			       "%.0f B per idle connection at %u (<= 256)",
-			       r->heap_per_conn, r->param);
-		/* Two payloads, and the library's 64 KiB chunks beside. */
-		if (r->rss && !strcmp(r->v->impl, "libipc") && r->runs)
-			target(r->rx_growth <= 2 * 1024 + 256 &&
-			       r->tx_growth <= 2 * 1024 + 256,
-			       "memory: 1 MiB stream, RSS growth of the libipc "
-			       "receiver %.2f MiB, sender %.2f MiB (<= 2 "
-			       "payloads + 0.25 MiB)", r->rx_growth / 1024.0,
-			       r->tx_growth / 1024.0);
-	}
-}
-
-static void print_targets(void)
-{
-	printf("\nTargets of the performance issue, from this run "
-	       "(informative, never a failure):\n");
-	targets_pingpong();
-	targets_idle();
-	targets_stream();
-	targets_other();
 }
 
 /* ------------------------------------------------------------------ */

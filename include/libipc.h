@@ -194,6 +194,17 @@ void ipc_context_deinit(void **ctx);
  * next one is due @p timer ms later.  @p timer <= 0 turns the timer off.
  * A NULL @p ctx is ignored.
  *
+ * @code
+ * ipc_context_timer(ctx, 1000);	// a TIMER event every second
+ * for (;;) {
+ * 	len = sizeof(buf);
+ * 	if (ipc_wait_event(ctx, &type, &index, &fd, &newfd, buf, &len) < 0)
+ * 		break;
+ * 	if (type == TIMER)
+ * 		expire_idle_clients();	// the program's own work
+ * }
+ * @endcode
+ *
  * @param[in] ctx    The context.
  * @param[in] timer  Period in milliseconds, or <= 0 for none.
  */
@@ -206,6 +217,13 @@ void ipc_context_timer(void *ctx, int timer);
  * before anything is allocated for it; ipc_schedule() and ipc_write()
  * refuse larger payloads with -EMSGSIZE.  The default is
  * #IPC_MAX_MESSAGE_SIZE_DEFAULT.
+ *
+ * @code
+ * // This service's messages are small: a peer announcing more than
+ * // 64 KiB is disconnected before anything is allocated for it.
+ * if (ipc_context_max_message_size(ctx, 64 * 1024) < 0)
+ * 	return 1;
+ * @endcode
  *
  * @param[in] ctx   The context.
  * @param[in] size  The new limit in bytes, 1 to UINT32_MAX (on a system
@@ -237,6 +255,16 @@ int ipc_context_max_message_size(void *ctx, size_t size);
  *
  * The defaults are #IPC_QUEUE_HIGH_WATER_DEFAULT and
  * #IPC_QUEUE_MAX_DEFAULT.
+ *
+ * @code
+ * // Refuse to queue more than 4 MiB for a connection; a switch stops
+ * // reading one side while 1 MiB waits for the other.
+ * ipc_context_queue_limits(ctx, 1 << 20, 4 << 20);
+ * ...
+ * ret = ipc_schedule(ctx, fd, reply, reply_len);
+ * if (ret == -ENOBUFS)
+ * 	ipc_close_fd(ctx, fd);	// a client that never reads: let it go
+ * @endcode
  *
  * @param[in] ctx         The context.
  * @param[in] high_water  Queued bytes of a switched fd above which the
@@ -391,6 +419,19 @@ int ipc_connect_service(void *ctx, int *servicefd, const char *service_name,
  * No MESSAGE_TX event is produced for this message.  The payload is not
  * copied.
  *
+ * @code
+ * int fd, ret;
+ *
+ * // A one-shot client: connect, send, wait for the answer.
+ * ret = ipc_connect_service(ctx, &fd, "pong", 4);
+ * if (ret == 0)
+ * 	ret = ipc_write(ctx, fd, "hello", 5);
+ * if (ret == 0) {
+ * 	len = sizeof(buf);
+ * 	ret = ipc_read_fd(ctx, fd, buf, &len);
+ * }
+ * @endcode
+ *
  * @param[in] ctx        The context.
  * @param[in] servicefd  A connection (client or connected service).
  * @param[in] mcontent   The payload (may be NULL when @p mlen is 0).
@@ -447,6 +488,15 @@ int ipc_schedule(void *ctx, int servicefd, const char *mcontent,
  * @p *buflen to the size needed and keeps the message for the next read
  * or ipc_wait_event().
  *
+ * @code
+ * char buf[4096];
+ * size_t len = sizeof(buf);
+ *
+ * if (ipc_write(ctx, fd, "hello", 5) == 0 &&
+ *     ipc_read_fd(ctx, fd, buf, &len) == 0)
+ * 	printf("%.*s\n", (int)len, buf);	// the reply, whole
+ * @endcode
+ *
  * @param[in] ctx         The context.
  * @param[in] fd          A connection (client or connected service).
  * @param[out] buffer     Receives the payload (may be NULL when
@@ -470,6 +520,12 @@ int ipc_read_fd(void *ctx, int fd, char *buffer, size_t *buflen);
 
 /**
  * @brief Same as ipc_read_fd(), the connection being named by its index.
+ *
+ * @code
+ * // index came from an earlier event of this connection.
+ * len = sizeof(buf);
+ * ret = ipc_read(ctx, index, buf, &len);
+ * @endcode
  *
  * @param[in] ctx         The context.
  * @param[in] index       The connection's index (from ipc_wait_event()).
@@ -649,6 +705,11 @@ int ipc_context_fd(void *ctx);
  * other side of a switch keeps running as an ordinary fd.  No
  * DISCONNECTION event is produced for a connection closed this way.
  *
+ * @code
+ * if (type == MESSAGE_RX && len == 4 && memcmp(buf, "quit", 4) == 0)
+ * 	ipc_close_fd(ctx, fd);	// no DISCONNECTION event follows
+ * @endcode
+ *
  * @param[in] ctx  The context.
  * @param[in] fd   The fd to close.
  * @return 0 on success.
@@ -661,6 +722,11 @@ int ipc_close_fd(void *ctx, int fd);
 
 /**
  * @brief Same as ipc_close_fd(), the connection being named by its index.
+ *
+ * @code
+ * if (type == MESSAGE_RX && len == 0)
+ * 	ipc_close(ctx, index);	// an empty message ends this client
+ * @endcode
  *
  * @param[in] ctx    The context.
  * @param[in] index  The connection's index (from ipc_wait_event()).
@@ -691,6 +757,15 @@ int ipc_close_all(void *ctx);
  * The credentials the kernel recorded for the peer when the connection
  * was made (SO_PEERCRED), so a service can decide who may talk to it.
  * Any of @p pid, @p uid, @p gid may be NULL.
+ *
+ * @code
+ * uid_t uid;
+ *
+ * if (type == CONNECTION &&
+ *     (ipc_peer_credentials(ctx, newfd, NULL, &uid, NULL) < 0 ||
+ *      uid != getuid()))
+ * 	ipc_close_fd(ctx, newfd);	// only this user's processes
+ * @endcode
  *
  * @param[in] ctx   The context.
  * @param[in] fd    A connection of the context (client, connected service
@@ -751,6 +826,19 @@ int ipc_add_external(void *ctx, int newfd);
  * high-water mark of ipc_context_queue_limits() waits to be written to
  * one side, the other is not read.
  *
+ * @code
+ * int client, upstream;
+ *
+ * // A relay: a new client is connected to the real service, and the
+ * // library forwards every message both ways from then on.
+ * if (type == CONNECTION) {
+ * 	client = newfd;
+ * 	if (ipc_connect_service(ctx, &upstream, "backend", 7) < 0 ||
+ * 	    ipc_add_switch(ctx, client, upstream) < 0)
+ * 		ipc_close_fd(ctx, client);
+ * }
+ * @endcode
+ *
  * @param[in] ctx  The context.
  * @param[in] fd1  A connection or external fd of the context.
  * @param[in] fd2  Another one.
@@ -794,6 +882,31 @@ int ipc_add_switch(void *ctx, int fd1, int fd2);
  * ipc_context_deinit() does nothing.  Connections a callback opens are
  * served as usual.  An input callback that closed its own fd and returns
  * CB_FD_CLOSING gets one DISCONNECTION for it, as without the close.
+ *
+ * @code
+ * // Lines of text on an external fd become messages, and back.
+ * static char line_in(int fd, char *payload, size_t *mlen)
+ * {
+ * 	ssize_t n = read(fd, payload, *mlen);	// one line per read, say
+ *
+ * 	if (n == 0)
+ * 		return CB_FD_CLOSING;
+ * 	if (n < 0)
+ * 		return errno == EAGAIN ? CB_IGNORE : CB_ERROR;
+ * 	*mlen = (size_t)n;
+ * 	return CB_NO_ERROR;
+ * }
+ *
+ * static char line_out(int fd, const char *payload, size_t mlen)
+ * {
+ * 	return write(fd, payload, mlen) == (ssize_t)mlen ?
+ * 	       CB_NO_ERROR : CB_ERROR;
+ * }
+ * ...
+ * ipc_add_external(ctx, sock);
+ * ipc_add_switch(ctx, sock, servicefd);
+ * ipc_set_switch_callbacks(ctx, sock, line_in, line_out);
+ * @endcode
  *
  * @param[in] ctx  The context.
  * @param[in] fd   A connection or external fd of the context.

@@ -220,24 +220,8 @@ static inline int ipc__ctx_check(const struct ipc_ctx *ctx)
 	return 0;
 }
 
-/* The frame header: the payload length, 32-bit big-endian. */
-static inline uint32_t ipc__be32_get(const char *p)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
-	       (uint32_t)u[2] << 8 | (uint32_t)u[3];
-}
-
-static inline void ipc__be32_put(char *p, uint32_t v)
-{
-	unsigned char *u = (unsigned char *)p;
-
-	u[0] = (unsigned char)(v >> 24);
-	u[1] = (unsigned char)(v >> 16);
-	u[2] = (unsigned char)(v >> 8);
-	u[3] = (unsigned char)v;
-}
+/* The frame header: the payload length, 32-bit big-endian (be32.h). */
+#include "be32.h"
 
 /* conn.c: the connection table and its work lists */
 IPC_HIDDEN int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,

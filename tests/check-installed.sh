@@ -7,8 +7,10 @@
 # a temporary directory).  Used by .ci/run after installing the .deb
 # files, and by the Debian autopkgtest (debian/tests/check-installed).
 #
-# When the programs are installed too (libipc-tools: pongd and ipcctl on
-# PATH), a second check starts pongd and talks to it with ipcctl.
+# When ipcctl is installed too (libipc-tools) and the examples' sources
+# are (libipc-doc: $EXAMPLES, by default /usr/share/doc/libipc-doc/examples),
+# a second check builds the example pongd with pkg-config, starts it and
+# talks to it with ipcctl.
 #
 # Prints an automake-like summary ("# PASS: N", "# FAIL: N") that CI
 # counts with the test suites' own.  Exit status: 0 pass, 1 fail.
@@ -142,12 +144,17 @@ echo "PASS: check-installed: built with pkg-config only, one message" \
 	"exchanged"
 passed=1
 
-# The installed programs: pongd serves, ipcctl waits for it, lists it and
-# sends it a message; SIGTERM stops pongd, which removes its files.
-if command -v pongd >/dev/null 2>&1 && command -v ipcctl >/dev/null 2>&1
+# The installed example and ipcctl: pongd, built from its installed
+# source, serves; ipcctl waits for it, lists it and sends it a message;
+# SIGTERM stops pongd, which removes its files.
+EXAMPLES=${EXAMPLES:-/usr/share/doc/libipc-doc/examples}
+if [ -r "$EXAMPLES/pongd.c" ] && command -v ipcctl >/dev/null 2>&1
 then
+	# shellcheck disable=SC2086 # $flags is a list of compiler options
+	"$CC" -Wall -Wextra -Werror -o "$tmp/pongd" "$EXAMPLES/pongd.c" \
+		$flags || fail "cannot compile $EXAMPLES/pongd.c"
 	export IPC_RUNDIR="$tmp/run"
-	pongd &
+	"$tmp/pongd" &
 	pongd_pid=$!
 	timeout 60 ipcctl wait --timeout 30 pong ||
 		fail "ipcctl wait: pongd did not come"
@@ -160,12 +167,12 @@ then
 		fail "pongd did not stop cleanly"
 	pongd_pid=
 	[ ! -e "$IPC_RUNDIR/pong" ] || fail "pongd left its socket"
-	echo "PASS: check-installed: pongd and ipcctl installed, one message" \
-		"exchanged"
+	echo "PASS: check-installed: the installed example pongd and ipcctl," \
+		"one message exchanged"
 	passed=2
 else
-	echo "check-installed: pongd or ipcctl not installed (libipc-tools):" \
-		"only the library was checked"
+	echo "check-installed: $EXAMPLES/pongd.c (libipc-doc) or ipcctl" \
+		"(libipc-tools) not installed: only the library was checked"
 fi
 summary 0
 exit 0

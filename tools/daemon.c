@@ -3,9 +3,8 @@
  *
  * SPDX-License-Identifier: ISC
  *
- * The library installs no signal handler and a handler could not stop
- * ipc_wait_event() cleanly, so the daemons take their stop signals from
- * a signalfd that the loop watches like any other fd.
+ * The daemons take their stop signals from a signalfd that the loop
+ * watches like any other fd (signals.c).
  */
 
 #include <config.h>
@@ -15,7 +14,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -24,6 +22,7 @@
 #include <libipc.h>
 
 #include "daemon.h"
+#include "signals.h"
 
 /* Above a chunk of the library's buffer pool (128 KiB). */
 #define DAEMON_MMAP_THRESHOLD (256 * 1024)
@@ -36,22 +35,11 @@ void daemon_memory_setup(void)
 int daemon_signals_watch(void *ctx)
 {
 	sigset_t set;
-	int fd, ret;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = ipc_add_external(ctx, fd);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return signals_watch(ctx, &set);
 }
 
 uint64_t daemon_now_ms(void)

@@ -8,6 +8,8 @@
 
 #include "handshake.h"
 
+#include "be32.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,12 +23,6 @@ void handshake_reader_init(struct handshake_reader *r, char *buf, size_t max)
 	memset(r, 0, sizeof(*r));
 	r->buf = buf;
 	r->max = max;
-}
-
-static uint32_t header_length(const unsigned char *h)
-{
-	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-	       (uint32_t)h[2] << 8 | (uint32_t)h[3];
 }
 
 /* Where the next byte goes and how many may come: never past the frame. */
@@ -43,7 +39,7 @@ static size_t reader_room(struct handshake_reader *r, char **dst)
 /* The header is whole: check the length, maybe finish at once. */
 static int reader_header_done(struct handshake_reader *r)
 {
-	uint32_t len = header_length(r->header);
+	uint32_t len = ipc__be32_get((const char *)r->header);
 
 	if (len > r->max)
 		return -EMSGSIZE;
@@ -87,7 +83,7 @@ int handshake_send(int fd, const char *payload, size_t len, int passfd)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
-	unsigned char header[HEADER];
+	char header[HEADER];
 	struct iovec iov[2];
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
@@ -95,10 +91,7 @@ int handshake_send(int fd, const char *payload, size_t len, int passfd)
 
 	if (len > HANDSHAKE_SEND_MAX)
 		return -EMSGSIZE;
-	header[0] = (unsigned char)(len >> 24);
-	header[1] = (unsigned char)(len >> 16);
-	header[2] = (unsigned char)(len >> 8);
-	header[3] = (unsigned char)len;
+	ipc__be32_put(header, (uint32_t)len);
 	iov[0].iov_base = header;
 	iov[0].iov_len = HEADER;
 	iov[1].iov_base = (void *)payload;
