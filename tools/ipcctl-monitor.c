@@ -46,6 +46,10 @@
 
 #define PREVIEW_DEFAULT 64
 #define MONITOR_SUFFIX ".monitor"
+/* The largest message the library takes: monitor must relay any frame
+ * (a 32-bit size_t lowers the limit below UINT32_MAX). */
+#define MONITOR_MAX_MESSAGE \
+	(IPC_SIZE_LIMIT < UINT32_MAX ? IPC_SIZE_LIMIT : UINT32_MAX)
 
 /* ------------------------------------------------------------------ */
 /* monitor                                                              */
@@ -379,7 +383,7 @@ static int monitor_setup(struct monitor *m, const char *dir)
 		return service_error(m->service, ret);
 	ret = ipc_context_init(&m->ctx);
 	if (ret == 0)
-		ret = ipc_context_max_message_size(m->ctx, UINT32_MAX);
+		ret = ipc_context_max_message_size(m->ctx, MONITOR_MAX_MESSAGE);
 	if (ret == 0)
 		ret = monitor_signals_watch(m);
 	if (ret < 0) {
