@@ -134,7 +134,8 @@ gboolean ipc_test_memory_instrumented(void)
 #ifdef IPC_TEST_SANITIZED
 	return TRUE;
 #else
-	return ipc_test_under_valgrind();
+	return ipc_test_under_valgrind() ||
+	       g_getenv("IPC_TEST_EMULATED") != NULL;
 #endif
 }
 

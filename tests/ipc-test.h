@@ -111,8 +111,10 @@ void ipc_test_memory(pid_t pid, gsize *vm, gsize *rss);
 gboolean ipc_test_heap_in_use(gsize *bytes);
 
 /**
- * TRUE under valgrind or a sanitizer (ASan, TSan, MSan): their shadow
- * memory and allocators make RSS and virtual-size figures meaningless, so
+ * TRUE under valgrind, a sanitizer (ASan, TSan, MSan) or an emulator
+ * ($IPC_TEST_EMULATED set, as CI does for i386 programs run by
+ * qemu-user): their shadow memory, allocators and code caches make RSS
+ * and virtual-size figures meaningless, so
  * tests that bound memory report the figures without asserting the bounds.
  */
 gboolean ipc_test_memory_instrumented(void);
