@@ -213,3 +213,20 @@ struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx, size_t slot)
 		return NULL;
 	return &ctx->conns[slot];
 }
+
+/* The connection behind fd, if it carries libipc frames for the user. */
+int ipc__stream_conn(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
+{
+	struct ipc_conn *c;
+	int ret = ipc__ctx_check(ctx);
+
+	if (ret < 0)
+		return ret;
+	c = ipc__conn_by_fd(ctx, fd);
+	if (!c)
+		return -EBADF;
+	if (!ipc__is_stream(c) || (c->flags & IPC_F_SWITCHED))
+		return -EINVAL;
+	*cp = c;
+	return 0;
+}

@@ -74,7 +74,7 @@ static int step_frames(struct ipc_ctx *ctx, struct ipc_conn *c,
 	return 0;
 }
 
-/* A large message read straight into the caller's buffer (see io.c). */
+/* A large message read straight into the caller's buffer (see read.c). */
 static int step_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
 		       struct ipc_event *ev)
 {

@@ -232,6 +232,9 @@ IPC_HIDDEN void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx,
 					      size_t slot);
 IPC_HIDDEN int ipc__conn_watch(struct ipc_ctx *ctx, struct ipc_conn *c);
+/* The user's fd as a libipc stream (not switched): 0, -EBADF or -EINVAL. */
+IPC_HIDDEN int ipc__stream_conn(struct ipc_ctx *ctx, int fd,
+				struct ipc_conn **cp);
 
 static inline uint32_t ipc__slot_of(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
@@ -329,7 +332,7 @@ IPC_HIDDEN void ipc__buf_shrink(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__buf_drop(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);
 
-/* frame.c and io.c: framing and the socket reads and writes */
+/* read.c: reading frames, ipc_read() and ipc_read_fd() */
 IPC_HIDDEN int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
@@ -338,11 +341,13 @@ IPC_HIDDEN int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       const char **payload, size_t *len);
 IPC_HIDDEN void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c,
 				   size_t len);
-IPC_HIDDEN int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
-				const char *payload, size_t len);
 IPC_HIDDEN int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
 				  const char *payload, size_t len,
 				  struct ipc_event *ev);
+
+/* write.c: writing frames, backpressure, ipc_schedule() and ipc_write() */
+IPC_HIDDEN int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
+				const char *payload, size_t len);
 IPC_HIDDEN int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN void ipc__flush_dirty(struct ipc_ctx *ctx);
 IPC_HIDDEN void ipc__out_drop(struct ipc_ctx *ctx, struct ipc_conn *c);
@@ -350,6 +355,8 @@ IPC_HIDDEN void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN bool ipc__may_read(const struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len);
 IPC_HIDDEN void ipc__widen(struct ipc_conn *c, size_t len);
+/* Blocks until fd is ready for @events (the blocking calls only). */
+IPC_HIDDEN void ipc__wait_fd(int fd, short events);
 
 /* service.c: accepting clients */
 IPC_HIDDEN int ipc__accept(struct ipc_ctx *ctx, uint32_t slot,

@@ -1,5 +1,5 @@
 /*
- * fuzz-frame - libFuzzer target for the frame decoder of lib/io.c.
+ * fuzz-frame - libFuzzer target for the frame decoder of lib/read.c.
  *
  * SPDX-License-Identifier: ISC
  *

@@ -1,6 +1,7 @@
 /*
  * Reading frames: growing the read buffer with what arrives, reading
- * into it, and finding the frames in it.
+ * into it, finding the frames in it, and the public calls that receive,
+ * ipc_read() and ipc_read_fd().
  *
  * SPDX-License-Identifier: ISC
  *
@@ -13,6 +14,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -145,4 +147,97 @@ void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
 	if (b->cap > IPC_CHUNK &&
 	    b->len - b->off + frame_missing(b) <= IPC_CHUNK)
 		ipc__buf_release(ctx, b);
+}
+
+/* Copies the next frame out if it fits; -EMSGSIZE keeps it. */
+static int frame_take(struct ipc_ctx *ctx, struct ipc_conn *c,
+		      const char *payload, size_t len, char *buffer,
+		      size_t *buflen)
+{
+	size_t cap = *buflen;
+
+	*buflen = len;
+	if (len > cap)
+		return -EMSGSIZE;
+	if (len)
+		memcpy(buffer, payload, len);
+	ipc__frame_consume(ctx, c, len);
+	return 0;
+}
+
+/* The stream ended or broke: ipc_wait_event() reports it. */
+static int read_ended(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	c->flags |= IPC_F_EOF;
+	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return -ECONNRESET;
+}
+
+static int read_message(struct ipc_ctx *ctx, struct ipc_conn *c,
+			char *buffer, size_t *buflen)
+{
+	const char *payload;
+	size_t len;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		ret = ipc__frame_peek(ctx, c, &payload, &len);
+		if (ret < 0)
+			return read_ended(ctx, c);
+		if (ret > 0)
+			break;
+		if (c->flags & IPC_F_EOF)
+			return -ECONNRESET;
+		n = ipc__fill(ctx, c);
+		if ((n == -EAGAIN || n == -EWOULDBLOCK) &&
+		    !(c->flags & IPC_F_BROKEN))
+			ipc__wait_fd(c->fd, POLLIN);
+		else if (n == -ENOMEM)
+			return -ENOMEM;
+		else if (n <= 0)
+			return read_ended(ctx, c);
+	}
+	ret = frame_take(ctx, c, payload, len, buffer, buflen);
+	/* Frames read along with this one are left for ipc_wait_event(). */
+	if (c->in.len > c->in.off)
+		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
+	return ret;
+}
+
+IPC_EXPORT int ipc_read_fd(void *ctx_, int fd, char *buffer, size_t *buflen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *c;
+	int ret;
+
+	if (!buflen || (!buffer && *buflen))
+		return -EINVAL;
+	ret = ipc__stream_conn(ctx, fd, &c);
+	if (ret < 0)
+		return ret;
+	return read_message(ctx, c, buffer, buflen);
+}
+
+IPC_EXPORT int ipc_read(void *ctx_, size_t index, char *buffer,
+			size_t *buflen)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_conn *c;
+	int ret = ipc__ctx_check(ctx);
+
+	if (ret < 0)
+		return ret;
+	c = ipc__conn_by_slot(ctx, index);
+	if (!c)
+		return -EBADF;
+	return ipc_read_fd(ctx, c->fd, buffer, buflen);
+}
+
+/* Hands a received message out through ipc_wait_event(). */
+int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       const char *payload, size_t len, struct ipc_event *ev)
+{
+	ev->len = ev->cap;
+	return frame_take(ctx, c, payload, len, ev->buf, &ev->len);
 }

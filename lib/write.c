@@ -1,7 +1,6 @@
 /*
- * Writing frames and the blocking calls: queueing frames and writing them
- * out, backpressure, and ipc_schedule(), ipc_write(), ipc_read() and
- * ipc_read_fd().
+ * Writing frames: queueing them and writing them out, backpressure, and
+ * the public calls that send, ipc_schedule() and ipc_write().
  *
  * SPDX-License-Identifier: ISC
  *
@@ -242,23 +241,6 @@ void ipc__flush_dirty(struct ipc_ctx *ctx)
 	ctx->dirty_count = 0;
 }
 
-/* The connection behind fd, if it carries libipc frames for the user. */
-static inline int stream_conn(struct ipc_ctx *ctx, int fd, struct ipc_conn **cp)
-{
-	struct ipc_conn *c;
-	int ret = ipc__ctx_check(ctx);
-
-	if (ret < 0)
-		return ret;
-	c = ipc__conn_by_fd(ctx, fd);
-	if (!c)
-		return -EBADF;
-	if (!ipc__is_stream(c) || (c->flags & IPC_F_SWITCHED))
-		return -EINVAL;
-	*cp = c;
-	return 0;
-}
-
 static int message_check(struct ipc_ctx *ctx, const char *mcontent,
 			 size_t mlen)
 {
@@ -345,7 +327,7 @@ failed:
 static int send_check(struct ipc_ctx *ctx, int fd, const char *mcontent,
 		      size_t mlen, struct ipc_conn **c)
 {
-	int ret = stream_conn(ctx, fd, c);
+	int ret = ipc__stream_conn(ctx, fd, c);
 
 	if (!ret)
 		ret = message_check(ctx, mcontent, mlen);
@@ -388,7 +370,7 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 }
 
 /* Waits until fd is ready for events (POLLIN or POLLOUT). */
-static void wait_fd(int fd, short events)
+void ipc__wait_fd(int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
@@ -407,7 +389,7 @@ static int write_all(struct ipc_conn *c, struct iovec *iov, int iovcnt)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			wait_fd(c->fd, POLLOUT);
+			ipc__wait_fd(c->fd, POLLOUT);
 			continue;
 		}
 		if (n < 0)
@@ -431,7 +413,7 @@ static int drain_queue(struct ipc_ctx *ctx, struct ipc_conn *c)
 	int ret;
 
 	while ((ret = write_out(ctx, c)) == -EAGAIN)
-		wait_fd(c->fd, POLLOUT);
+		ipc__wait_fd(c->fd, POLLOUT);
 	set_pollout(ctx, c, false);
 	ipc__throttle_check(ctx, c);
 	if (c->tx_pending)
@@ -465,97 +447,4 @@ IPC_EXPORT int ipc_write(void *ctx_, int servicefd, const char *mcontent,
 		return -EPIPE;
 	}
 	return 0;
-}
-
-/* Copies the next frame out if it fits; -EMSGSIZE keeps it. */
-static int frame_take(struct ipc_ctx *ctx, struct ipc_conn *c,
-		      const char *payload, size_t len, char *buffer,
-		      size_t *buflen)
-{
-	size_t cap = *buflen;
-
-	*buflen = len;
-	if (len > cap)
-		return -EMSGSIZE;
-	if (len)
-		memcpy(buffer, payload, len);
-	ipc__frame_consume(ctx, c, len);
-	return 0;
-}
-
-/* The stream ended or broke: ipc_wait_event() reports it. */
-static int read_ended(struct ipc_ctx *ctx, struct ipc_conn *c)
-{
-	c->flags |= IPC_F_EOF;
-	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
-	return -ECONNRESET;
-}
-
-static int read_message(struct ipc_ctx *ctx, struct ipc_conn *c,
-			char *buffer, size_t *buflen)
-{
-	const char *payload;
-	size_t len;
-	ssize_t n;
-	int ret;
-
-	for (;;) {
-		ret = ipc__frame_peek(ctx, c, &payload, &len);
-		if (ret < 0)
-			return read_ended(ctx, c);
-		if (ret > 0)
-			break;
-		if (c->flags & IPC_F_EOF)
-			return -ECONNRESET;
-		n = ipc__fill(ctx, c);
-		if ((n == -EAGAIN || n == -EWOULDBLOCK) &&
-		    !(c->flags & IPC_F_BROKEN))
-			wait_fd(c->fd, POLLIN);
-		else if (n == -ENOMEM)
-			return -ENOMEM;
-		else if (n <= 0)
-			return read_ended(ctx, c);
-	}
-	ret = frame_take(ctx, c, payload, len, buffer, buflen);
-	/* Frames read along with this one are left for ipc_wait_event(). */
-	if (c->in.len > c->in.off)
-		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
-	return ret;
-}
-
-IPC_EXPORT int ipc_read_fd(void *ctx_, int fd, char *buffer, size_t *buflen)
-{
-	struct ipc_ctx *ctx = ctx_;
-	struct ipc_conn *c;
-	int ret;
-
-	if (!buflen || (!buffer && *buflen))
-		return -EINVAL;
-	ret = stream_conn(ctx, fd, &c);
-	if (ret < 0)
-		return ret;
-	return read_message(ctx, c, buffer, buflen);
-}
-
-IPC_EXPORT int ipc_read(void *ctx_, size_t index, char *buffer,
-			size_t *buflen)
-{
-	struct ipc_ctx *ctx = ctx_;
-	struct ipc_conn *c;
-	int ret = ipc__ctx_check(ctx);
-
-	if (ret < 0)
-		return ret;
-	c = ipc__conn_by_slot(ctx, index);
-	if (!c)
-		return -EBADF;
-	return ipc_read_fd(ctx, c->fd, buffer, buflen);
-}
-
-/* Hands a received message out through ipc_wait_event(). */
-int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
-		       const char *payload, size_t len, struct ipc_event *ev)
-{
-	ev->len = ev->cap;
-	return frame_take(ctx, c, payload, len, ev->buf, &ev->len);
 }
