@@ -78,8 +78,10 @@ static void *releaser(void *arg)
 {
 	(void)arg;
 	ipc_test_wait_notify(release_pipe[0]);
-	g_assert_no_errno(close(spare_fd));
+	/* Counted before the close: the loop may accept into the freed fd
+	 * before this thread runs again. */
 	g_atomic_int_set(&released, 1);
+	g_assert_no_errno(close(spare_fd));
 	return NULL;
 }
 
