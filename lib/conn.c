@@ -189,24 +189,6 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 	}
 }
 
-/*
- * A switch callback may close any connection, its own too, while the
- * switch still uses both sides: the close waits until the callback has
- * returned (IPC_F_CLOSE_ASKED, done by the connection's next step), so a
- * slot is never freed, reused or freed twice under a running callback.
- */
-void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c)
-{
-	if (ctx->in_callback) {
-		c->flags |= IPC_F_CLOSE_ASKED;
-		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
-		return;
-	}
-	if (c->out.len > c->out.off)
-		ipc__flush(ctx, c);
-	ipc__conn_free(ctx, ipc__slot_of(ctx, c));
-}
-
 struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx, size_t slot)
 {
 	if (slot >= ctx->nslots || ctx->conns[slot].kind == IPC_KIND_FREE)

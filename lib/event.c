@@ -16,31 +16,12 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 
-static int report(struct ipc_ctx *ctx, struct ipc_conn *c,
-		  struct ipc_event *ev, char type)
-{
-	ev->type = type;
-	ev->slot = ipc__slot_of(ctx, c);
-	ev->fd = c->fd;
-	return 1;
-}
-
-int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
-		    struct ipc_event *ev)
-{
-	report(ctx, c, ev, DISCONNECTION);
-	ev->len = 0;
-	ipc__switch_unlink(ctx, c, true);
-	ipc__conn_free(ctx, ev->slot);
-	return 1;
-}
-
 static int report_rx(struct ipc_ctx *ctx, struct ipc_conn *c,
 		     struct ipc_event *ev, const char *payload, size_t len)
 {
 	int ret;
 
-	report(ctx, c, ev, MESSAGE_RX);
+	ipc__report(ctx, c, ev, MESSAGE_RX);
 	ret = ipc__frame_deliver(ctx, c, payload, len, ev);
 	if (ret < 0)
 		ctx->held = ev->slot;
@@ -52,8 +33,8 @@ static int report_tx(struct ipc_ctx *ctx, struct ipc_conn *c,
 {
 	c->tx_pending--;
 	if (c->flags & (IPC_F_SWITCHED | IPC_F_CLOSING))
-		return report(ctx, c, ev, SWITCH_TX);
-	return report(ctx, c, ev, MESSAGE_TX);
+		return ipc__report(ctx, c, ev, SWITCH_TX);
+	return ipc__report(ctx, c, ev, MESSAGE_TX);
 }
 
 /* Frames already buffered: the user's next message, or a bad length. */
@@ -82,7 +63,7 @@ static int step_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
 	    !ipc__read_direct(ctx, c, ev->buf, ev->cap, &ev->len))
 		return 0;
 	c->revents &= (uint8_t)~IPC_EV_IN;
-	return report(ctx, c, ev, MESSAGE_RX);
+	return ipc__report(ctx, c, ev, MESSAGE_RX);
 }
 
 /* One read; 0 to look at the buffer again, -ENOMEM to retry later. */
@@ -168,7 +149,7 @@ static int step_external(struct ipc_ctx *ctx, struct ipc_conn *c,
 	    (ioctl(c->fd, FIONREAD, &avail) < 0 || avail == 0))
 		return ipc__disconnect(ctx, c, ev);
 	c->revents = 0;
-	return report(ctx, c, ev, EXTERNAL);
+	return ipc__report(ctx, c, ev, EXTERNAL);
 }
 
 static int step(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)

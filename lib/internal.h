@@ -9,6 +9,15 @@
  * ipc_wait_event(): the ready ring (slots that may produce an event
  * without waiting) and the dirty list (slots with queued bytes to write
  * before the next wait).
+ *
+ * The invariant every file relies on: the table is one array that
+ * ipc__conn_add() may move (realloc) to grow it, so a struct ipc_conn
+ * pointer dies at any call that may add a connection: ipc__conn_add()
+ * itself, ipc__accept() (so ipc_wait_event()), the public calls that open
+ * or add fds (ipc_service_init(), ipc_connect_service(),
+ * ipc_add_external()), and a switch callback, which may call any of them.
+ * Across such a call keep the slot number (ipc__slot_of()) or the fd, and
+ * look the connection up again afterwards.
  */
 
 #ifndef IPC_INTERNAL_H
@@ -227,8 +236,6 @@ static inline int ipc__ctx_check(const struct ipc_ctx *ctx)
 IPC_HIDDEN int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
 			     uint32_t *slot);
 IPC_HIDDEN void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot);
-/* The user's close: queued frames get one chance to leave, no event. */
-IPC_HIDDEN void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN struct ipc_conn *ipc__conn_by_slot(struct ipc_ctx *ctx,
 					      size_t slot);
 IPC_HIDDEN int ipc__conn_watch(struct ipc_ctx *ctx, struct ipc_conn *c);
@@ -239,6 +246,16 @@ IPC_HIDDEN int ipc__stream_conn(struct ipc_ctx *ctx, int fd,
 static inline uint32_t ipc__slot_of(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	return (uint32_t)(c - ctx->conns);
+}
+
+/* Fills in the event of type @type for c; returns 1 (an event). */
+static inline int ipc__report(struct ipc_ctx *ctx, struct ipc_conn *c,
+			      struct ipc_event *ev, char type)
+{
+	ev->type = type;
+	ev->slot = ipc__slot_of(ctx, c);
+	ev->fd = c->fd;
+	return 1;
 }
 
 static inline struct ipc_conn *ipc__conn_by_fd(struct ipc_ctx *ctx, int fd)
@@ -403,9 +420,14 @@ IPC_HIDDEN void ipc__linger_progress(struct ipc_conn *c);
 /* Drops the closing sides due at @now; ms until the next one, or -1. */
 IPC_HIDDEN int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now);
 
-/* event.c */
+/* close.c: closing connections */
+/* The user's close: queued frames get one chance to leave, no event. */
+IPC_HIDDEN void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c);
+/* A hang-up: the DISCONNECTION event in ev, the slot freed; returns 1. */
 IPC_HIDDEN int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       struct ipc_event *ev);
+
+/* event.c */
 /* ipc_wait_event() with a bound: -1 none, 0 never blocks (-EAGAIN). */
 IPC_HIDDEN int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
 			       int *originfd, int *newfd, char *buffer,
