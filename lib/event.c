@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
 
 static int report_rx(struct ipc_ctx *ctx, struct ipc_conn *c,
 		     struct ipc_event *ev, const char *payload, size_t len)
@@ -137,21 +136,6 @@ static int step_stream(struct ipc_ctx *ctx, uint32_t slot,
 	}
 }
 
-/* An external fd: readable, or hung up with nothing left to read. */
-static int step_external(struct ipc_ctx *ctx, struct ipc_conn *c,
-			 struct ipc_event *ev)
-{
-	int avail = 0;
-
-	if (!c->revents)
-		return 0;
-	if ((c->revents & IPC_EV_HUP) &&
-	    (ioctl(c->fd, FIONREAD, &avail) < 0 || avail == 0))
-		return ipc__disconnect(ctx, c, ev);
-	c->revents = 0;
-	return ipc__report(ctx, c, ev, EXTERNAL);
-}
-
 static int step(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 {
 	struct ipc_conn *c = &ctx->conns[slot];
@@ -164,7 +148,7 @@ static int step(struct ipc_ctx *ctx, uint32_t slot, struct ipc_event *ev)
 		return ipc__accept(ctx, slot, ev);
 	if (c->kind == IPC_KIND_EXTERNAL &&
 	    !(c->flags & (IPC_F_SWITCHED | IPC_F_CLOSING)))
-		return step_external(ctx, c, ev);
+		return ipc__external_step(ctx, c, ev);
 	return step_stream(ctx, slot, ev);
 }
 

@@ -427,6 +427,10 @@ IPC_HIDDEN void ipc__conn_close(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN int ipc__disconnect(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       struct ipc_event *ev);
 
+/* external.c: an external fd's readiness as an event (1), or 0. */
+IPC_HIDDEN int ipc__external_step(struct ipc_ctx *ctx, struct ipc_conn *c,
+				  struct ipc_event *ev);
+
 /* event.c */
 /* ipc_wait_event() with a bound: -1 none, 0 never blocks (-EAGAIN). */
 IPC_HIDDEN int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,

@@ -1,5 +1,5 @@
 /*
- * External fds and switches: relaying messages between two fds.
+ * Switches: relaying messages between two fds.
  *
  * SPDX-License-Identifier: ISC
  *
@@ -16,19 +16,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-
-IPC_EXPORT int ipc_add_external(void *ctx_, int newfd)
-{
-	struct ipc_ctx *ctx = ctx_;
-	uint32_t slot;
-	int ret = ipc__ctx_check(ctx);
-
-	if (ret < 0)
-		return ret;
-	if (newfd < 0 || fcntl(newfd, F_GETFD) < 0)
-		return -EBADF;
-	return ipc__conn_add(ctx, newfd, IPC_KIND_EXTERNAL, &slot);
-}
 
 static int set_nonblocking(int fd)
 {
