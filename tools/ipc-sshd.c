@@ -357,8 +357,12 @@ static void reaped(struct sshd *d, pid_t pid, int status)
 	struct child *c = child_by_pid(d, pid);
 
 	if (!c) {
-		/* A backgrounded master (we are its subreaper). */
-		log_line("ssh master (pid %ld) ended", (long)pid);
+		/*
+		 * A shared connection's master, backgrounded by ssh (we are
+		 * its subreaper), or the short-lived parent it left.
+		 */
+		log_line("ssh (pid %ld) of a shared connection ended",
+			 (long)pid);
 		return;
 	}
 	c->pid = 0;
@@ -530,6 +534,12 @@ static void handle_event(struct sshd *d, char type, int fd, int newfd,
 		fd_gone(d, fd);
 		break;
 	case TIMER:
+		/*
+		 * SIGCHLD normally reaps; the ticks also do, for a signal
+		 * that never reached the signalfd (valgrind takes signals
+		 * itself and may not leave them pending).
+		 */
+		reap_all(d);
 		check_deadlines(d);
 		break;
 	default:		/* MESSAGE_TX, SWITCH_RX, SWITCH_TX */
