@@ -38,6 +38,8 @@
 #include "ipc-sshd.h"
 
 #define LOG_LINE_MAX 512
+/* The socketpair's buffers asked for (the kernel caps them). */
+#define SOCKET_BUFFER (1024 * 1024)
 
 void log_line(const char *fmt, ...)
 {
@@ -105,6 +107,15 @@ int child_spawn(void *ctx, struct child *c, char **argv)
 		close(sv[0]);
 		close(sv[1]);
 		return ret;
+	}
+	/* Room for large messages both ways: fewer wake-ups (best effort). */
+	for (int i = 0; i < 2; i++) {
+		int size = SOCKET_BUFFER;
+
+		(void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size,
+				 sizeof(size));
+		(void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &size,
+				 sizeof(size));
 	}
 	ret = fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
 	if (ret == 0)

@@ -21,6 +21,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +40,9 @@
 #include "internal.h"
 #include "ipcctl.h"
 #include "network.h"
+
+/* The pipe size asked for (Linux's default limit for users is 1 MiB). */
+#define BRIDGE_PIPE_SIZE (1024 * 1024)
 
 /* Writes all of @iov (@n entries, changed) to @fd, waiting while full. */
 static int write_all(int fd, struct iovec *iov, int n)
@@ -109,11 +113,23 @@ static bool one_socket(void)
 	       in.st_dev == out.st_dev && in.st_ino == out.st_ino;
 }
 
+/*
+ * Larger pipes (sshd's are 64 KiB): fewer wake-ups and waits for large
+ * messages.  Best effort: a pipe keeps its size when this fails.
+ */
+static void pipes_widen(void)
+{
+	(void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, BRIDGE_PIPE_SIZE);
+	(void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, BRIDGE_PIPE_SIZE);
+}
+
 /* Relays until both sides are closed. */
 static int relay(void *ctx, int svc)
 {
 	char buf[64];
 	int open = 2, ret;
+
+	pipes_widen();
 
 	ret = ipc_add_external(ctx, STDIN_FILENO);
 	if (ret == 0)
