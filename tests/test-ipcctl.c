@@ -840,6 +840,95 @@ static void test_monitor_errors(Fixture *f, gconstpointer data)
 /* usage                                                                */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* bridge                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * ipcctl bridge pong on pipes (@one_socket FALSE, as sshd runs it) or on
+ * one socket: the status frame, frames both ways, then end of input
+ * ends it.
+ */
+static void bridge_relay(gboolean one_socket)
+{
+	g_autoptr(GByteArray) got = g_byte_array_new();
+	g_autofree char *big = g_malloc(1024 * 1024);
+	int in[2], out[2], err = output_file(), status;
+	GPid pongd = pongd_start("pong"), pid;
+	gsize len;
+
+	if (one_socket) {
+		g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM |
+					     SOCK_CLOEXEC, 0, in));
+		/* The bridge's end as stdin and stdout, ours to both. */
+		out[0] = fcntl(in[1], F_DUPFD_CLOEXEC, 0);
+		out[1] = fcntl(in[0], F_DUPFD_CLOEXEC, 0);
+	} else {
+		/* GLib's spawn closes every other fd in the child. */
+		g_assert_no_errno(pipe(in));
+		g_assert_no_errno(pipe(out));
+	}
+	pid = spawn_ipcctl((const char *const[]){ "bridge", "pong", NULL },
+			   in[0], out[1], err);
+	close(in[0]);
+	close(out[1]);
+	len = ipc_test_read_frame(out[0], got);
+	g_assert_cmpmem(got->data, len, "ok", 2);
+	ipc_test_write_frame(in[1], "hello", 5);
+	len = ipc_test_read_frame(out[0], got);
+	g_assert_cmpmem(got->data, len, "hello", 5);
+	ipc_test_fill(big, 1024 * 1024, 7);
+	ipc_test_write_frame(in[1], big, 1024 * 1024);
+	len = ipc_test_read_frame(out[0], got);
+	g_assert_cmpmem(got->data, len, big, 1024 * 1024);
+	ipc_test_write_frame(in[1], NULL, 0);
+	len = ipc_test_read_frame(out[0], got);
+	g_assert_cmpuint(len, ==, 0);
+	/* The end of the input is the end of the connection. */
+	if (one_socket)
+		g_assert_no_errno(shutdown(in[1], SHUT_WR));
+	close(in[1]);
+	status = reap(pid);
+	g_assert_cmpint(status, ==, 0);
+	ipc_test_assert_eof(out[0]);
+	close(out[0]);
+	close(err);
+	pongd_stop(pongd);
+}
+
+static void test_bridge(Fixture *f, gconstpointer data)
+{
+	(void)f;
+	(void)data;
+	bridge_relay(FALSE);
+	bridge_relay(TRUE);
+}
+
+/* No such service: the error status frame, exit 3, one line on stderr. */
+static void test_bridge_errors(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GByteArray) got = g_byte_array_new();
+	const char *expected = "error ENOENT no such service";
+	int out[2], err = output_file();
+	g_autofree char *text = NULL;
+	GPid pid;
+	gsize len;
+
+	(void)f;
+	(void)data;
+	g_assert_no_errno(pipe(out));
+	pid = spawn_ipcctl((const char *const[]){ "bridge", "nosuch", NULL },
+			   -1, out[1], err);
+	close(out[1]);
+	len = ipc_test_read_frame(out[0], got);
+	g_assert_cmpmem(got->data, len, expected, strlen(expected));
+	ipc_test_assert_eof(out[0]);
+	close(out[0]);
+	g_assert_cmpint(reap(pid), ==, 3);
+	text = valgrind_lines_drop(output_read(err, NULL));
+	g_assert_cmpstr(text, ==, "ipcctl: nosuch: no such service\n");
+}
+
 static void test_usage(Fixture *f, gconstpointer data)
 {
 	static const char *const bad[][6] = {
@@ -902,6 +991,8 @@ int main(int argc, char **argv)
 	IPC_TEST_ADD("/ipcctl/wait", test_wait, NULL);
 	IPC_TEST_ADD("/ipcctl/monitor/relay", test_monitor, NULL);
 	IPC_TEST_ADD("/ipcctl/monitor/errors", test_monitor_errors, NULL);
+	IPC_TEST_ADD("/ipcctl/bridge/relay", test_bridge, NULL);
+	IPC_TEST_ADD("/ipcctl/bridge/errors", test_bridge_errors, NULL);
 	IPC_TEST_ADD("/ipcctl/usage", test_usage, NULL);
 	return g_test_run();
 }

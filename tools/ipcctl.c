@@ -6,11 +6,13 @@
  *        ipcctl send [OPTIONS] SERVICE [MESSAGE]
  *        ipcctl wait [--timeout S] SERVICE
  *        ipcctl monitor [OPTIONS] SERVICE
+ *        ipcctl bridge SERVICE
  *
  * doc/man/ipcctl.1 describes each command and the exit statuses.
  *
  * This file holds main() and the usage; the commands are in
- * ipcctl-list.c, ipcctl-send.c, ipcctl-wait.c and ipcctl-monitor.c, what
+ * ipcctl-list.c, ipcctl-send.c, ipcctl-wait.c, ipcctl-monitor.c and
+ * ipcctl-bridge.c, what
  * they share in ipcctl-util.c (ipcctl.h).
  *
  * SPDX-License-Identifier: ISC
@@ -49,6 +51,8 @@ const char usage_text[] =
 	"                                 every frame until interrupted\n"
 	"      -p, --preview BYTES        bytes of payload shown (default 64)\n"
 	"      -x, --hex                  show the payloads in hex\n"
+	"  bridge SERVICE                 join stdin and stdout to SERVICE\n"
+	"                                 (the far end of ipc-sshd's route)\n"
 	"\n"
 	"The run directory is $IPC_RUNDIR, else " IPC_RUNDIR_DEFAULT ".\n"
 	"Exit status: 0 success, 1 error, 2 usage, 3 no such service,\n"
@@ -69,6 +73,7 @@ int main(int argc, char **argv)
 		{ "send", cmd_send },
 		{ "wait", cmd_wait },
 		{ "monitor", cmd_monitor },
+		{ "bridge", cmd_bridge },
 	};
 	size_t i;
 	int status;

@@ -53,10 +53,12 @@ void preview_print(const char *data, size_t shown, size_t len,
 void name_print(FILE *f, const char *name);
 void json_string(const char *s);
 
-/* The commands: ipcctl-list.c, ipcctl-send.c, ipcctl-wait.c, ipcctl-monitor.c */
+/* The commands: ipcctl-list.c, ipcctl-send.c, ipcctl-wait.c, ipcctl-monitor.c,
+ * ipcctl-bridge.c */
 int cmd_list(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
+int cmd_bridge(int argc, char **argv);
 
 #endif /* IPC_IPCCTL_H */
