@@ -20,6 +20,7 @@
 #include "net-test.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,6 +108,25 @@ static void pump_forward(void *ctx, int from, int to,
 	}
 }
 
+/*
+ * Runs the loop, which must report nothing (a half-close has no event),
+ * until the raw socket @raw has the end of file the switch passed on.
+ */
+static void pump_until_eof(void *ctx, int raw)
+{
+	char t, buf[64];
+	size_t index, len;
+	int fd, newfd;
+
+	while (!ipc_test_poll(raw, POLLIN, 0)) {
+		len = sizeof(buf);
+		g_assert_cmpint(ipc_wait_event_timeout(ctx, &t, &index, &fd,
+						       &newfd, buf, &len, 10),
+				==, -EAGAIN);
+	}
+	ipc_test_assert_eof(raw);
+}
+
 /* Runs the loop until @fd1 and @fd2 both had their DISCONNECTION (each
  * once, the fd closed); SWITCH_RX and SWITCH_TX may come meanwhile. */
 static void pump_until_closed(void *ctx, int fd1, int fd2)
@@ -153,9 +173,9 @@ static void test_request(Fixture *f, gconstpointer data)
 	send_frames(r.raw_a, requests, G_N_ELEMENTS(requests));
 	g_assert_no_errno(shutdown(r.raw_a, SHUT_WR));
 	pump_forward(f->ctx, r.a, r.b, requests, G_N_ELEMENTS(requests));
-	/* Written whole, then B's writing side was shut down. */
+	/* Written whole, then B's writing side is shut down. */
 	expect_frames(r.raw_b, requests, G_N_ELEMENTS(requests));
-	ipc_test_assert_eof(r.raw_b);
+	pump_until_eof(f->ctx, r.raw_b);
 
 	send_frames(r.raw_b, replies, G_N_ELEMENTS(replies));
 	pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
@@ -190,7 +210,7 @@ static void test_reply(Fixture *f, gconstpointer data)
 	g_assert_no_errno(shutdown(r.raw_b, SHUT_WR));
 	pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
 	expect_frames(r.raw_a, replies, G_N_ELEMENTS(replies));
-	ipc_test_assert_eof(r.raw_a);
+	pump_until_eof(f->ctx, r.raw_a);
 
 	send_frames(r.raw_a, late, 1);
 	pump_forward(f->ctx, r.a, r.b, late, 1);
@@ -277,12 +297,12 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	g_assert_no_errno(shutdown(sp[1], SHUT_WR));
 	pump_forward(f->ctx, sp[0], a, lines, G_N_ELEMENTS(lines));
 	expect_frames(raw_a, lines, G_N_ELEMENTS(lines));
-	ipc_test_assert_eof(raw_a);
+	pump_until_eof(f->ctx, raw_a);
 
 	send_frames(raw_a, replies, G_N_ELEMENTS(replies));
 	pump_forward(f->ctx, a, sp[0], replies, G_N_ELEMENTS(replies));
-	ipc_test_read_all(sp[1], text, 24);
-	g_assert_cmpmem(text, 24, "first reply\nsecond reply\n", 24);
+	ipc_test_read_all(sp[1], text, 25);
+	g_assert_cmpmem(text, 25, "first reply\nsecond reply\n", 25);
 
 	close(raw_a);
 	pump_until_closed(f->ctx, a, sp[0]);
