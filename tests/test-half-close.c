@@ -127,6 +127,27 @@ static void pump_until_eof(void *ctx, int raw)
 	ipc_test_assert_eof(raw);
 }
 
+/*
+ * Nothing is left to do: the context fd (the epoll backend's own) is not
+ * readable, so the half-closed side, read to its end, is no longer
+ * reported ready (a level-triggered backend would report it forever).
+ */
+static void assert_idle(void *ctx)
+{
+	char t, buf[64];
+	size_t index, len = sizeof(buf);
+	int fd, newfd, ctxfd = ipc_context_fd(ctx);
+
+	if (ctxfd == -EOPNOTSUPP) {
+		g_test_message("no context fd with this backend");
+		return;
+	}
+	g_assert_cmpint(ctxfd, >=, 0);
+	g_assert_cmpint(ipc_wait_event_timeout(ctx, &t, &index, &fd, &newfd,
+					       buf, &len, 0), ==, -EAGAIN);
+	g_assert_false(ipc_test_poll(ctxfd, POLLIN, 0));
+}
+
 /* Runs the loop until @fd1 and @fd2 both had their DISCONNECTION (each
  * once, the fd closed); SWITCH_RX and SWITCH_TX may come meanwhile. */
 static void pump_until_closed(void *ctx, int fd1, int fd2)
@@ -165,7 +186,8 @@ static const char *const late[] = { "sent after B's half-close" };
  */
 static void test_request(Fixture *f, gconstpointer data)
 {
-	int fds = ipc_test_count_fds();
+	/* The context fd's own fds (assert_idle()) stay until the end. */
+	int fds = (ipc_context_fd(f->ctx), ipc_test_count_fds());
 	struct relay r;
 
 	(void)data;
@@ -176,6 +198,7 @@ static void test_request(Fixture *f, gconstpointer data)
 	/* Written whole, then B's writing side is shut down. */
 	expect_frames(r.raw_b, requests, G_N_ELEMENTS(requests));
 	pump_until_eof(f->ctx, r.raw_b);
+	assert_idle(f->ctx);
 
 	send_frames(r.raw_b, replies, G_N_ELEMENTS(replies));
 	pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
@@ -197,7 +220,7 @@ static void test_request(Fixture *f, gconstpointer data)
  */
 static void test_reply(Fixture *f, gconstpointer data)
 {
-	int fds = ipc_test_count_fds();
+	int fds = (ipc_context_fd(f->ctx), ipc_test_count_fds());
 	struct relay r;
 
 	(void)data;
@@ -211,6 +234,7 @@ static void test_reply(Fixture *f, gconstpointer data)
 	pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
 	expect_frames(r.raw_a, replies, G_N_ELEMENTS(replies));
 	pump_until_eof(f->ctx, r.raw_a);
+	assert_idle(f->ctx);
 
 	send_frames(r.raw_a, late, 1);
 	pump_forward(f->ctx, r.a, r.b, late, 1);
