@@ -302,8 +302,9 @@ static int scratch_reserve(struct ipc_ctx *ctx)
 /*
  * Asks the input callback of the side in @slot for one message: 1 with
  * the message in the scratch buffer, 0 for nothing yet or at end of file
- * (IPC_F_EOF set), -EPIPE when the callback failed.  It is called again while it produces messages, so a callback
- * that buffers several loses none.
+ * (IPC_F_EOF set), -EPIPE when the callback failed.  It is called again
+ * while it produces messages, so a callback that buffers several loses
+ * none.
  */
 static int read_callback(struct ipc_ctx *ctx, uint32_t slot, size_t *len)
 {
