@@ -135,7 +135,8 @@ enum cb_event_types {
 	IPC_CB_NO_ERROR = 0,
 	/** Failure: both sides of the switch close. */
 	IPC_CB_ERROR = 1,
-	/** The fd is closing: both sides close. */
+	/** From an input callback: end of file (a half-close, see
+	 * ipc_add_switch()); from an output callback: both sides close. */
 	IPC_CB_FD_CLOSING = 2,
 	/** Nothing to forward (yet). */
 	IPC_CB_IGNORE = 3,
@@ -826,6 +827,27 @@ int ipc_add_external(void *ctx, int newfd);
  * high-water mark of ipc_context_queue_limits() waits to be written to
  * one side, the other is not read.
  *
+ * A half-close is carried over.  When one side reaches the end of its
+ * stream (a read returns 0, or its input callback returns CB_FD_CLOSING)
+ * but can still be written, because both sides are sockets and it did not
+ * hang up in full (no POLLHUP: its peer only did shutdown(SHUT_WR), as
+ * `nc -N` does), nothing is closed and no event is reported: that side is
+ * no longer read; once everything forwarded to the other side is written,
+ * the other side's writing is shut down (shutdown(SHUT_WR)), so its peer
+ * sees the end of the stream; and the other side is still read, its
+ * messages relayed to the half-closed side.  The switch then ends as
+ * above, both sides closed with their DISCONNECTION, when the other side
+ * ends too, when the half-closed side hangs up or a write to it fails, or
+ * when the other side goes #IPC_LINGER_MS without taking a byte of what
+ * is still queued for it.  A side that hangs up in full, a read error, a
+ * side that is not a socket (a pipe or a terminal: its end cannot be
+ * passed on without closing the fd) and a failed callback keep the rule
+ * above.  A libipc program on the far side of a half-close sees it as
+ * the end of the connection: it gets DISCONNECTION after the messages
+ * before it, so it writes its replies as each request arrives
+ * (ipc_write(), or ipc_schedule() and a MESSAGE_TX before the next
+ * read).
+ *
  * @code
  * int client, upstream;
  *
@@ -860,11 +882,14 @@ int ipc_add_switch(void *ctx, int fd1, int fd2);
  * the payload buffer's size (the context's maximum message size); it reads
  * from @p fd itself, stores at most @p mlen bytes of one message's payload,
  * sets @p mlen to that length and returns CB_NO_ERROR to forward it,
- * CB_IGNORE when there is nothing to forward yet, CB_FD_CLOSING or
- * CB_ERROR to close both sides.  After CB_NO_ERROR it is called again
- * (so a callback that read several messages at once loses none) until it
- * returns CB_IGNORE; then it is called when @p fd is readable again.  It
- * must return CB_FD_CLOSING at end of file, or it is called forever.
+ * CB_IGNORE when there is nothing to forward yet, CB_FD_CLOSING at end of
+ * file, CB_ERROR to close both sides.  After CB_NO_ERROR it is called
+ * again (so a callback that read several messages at once loses none)
+ * until it returns CB_IGNORE; then it is called when @p fd is readable
+ * again.  It must return CB_FD_CLOSING at end of file, or it is called
+ * forever; it is not called again after that.  CB_FD_CLOSING is the end
+ * of what @p fd sends: a half-close when @p fd can still be written (see
+ * ipc_add_switch()), else both sides close.
  *
  * @p out replaces the library's write of one message to @p fd: it is called
  * as out(fd, payload, mlen) for each message forwarded to @p fd and returns

@@ -91,7 +91,10 @@ static unsigned int watch_events(const struct ipc_conn *c)
 {
 	unsigned int events = IPC_EV_IN;
 
-	if (c->flags & (IPC_F_PAUSED | IPC_F_CLOSING | IPC_F_THROTTLED))
+	/* Read to its end: a level-triggered backend would report it again
+	 * and again (a hang-up is reported anyway). */
+	if (c->flags & (IPC_F_PAUSED | IPC_F_CLOSING | IPC_F_THROTTLED |
+			IPC_F_EOF))
 		events = 0;
 	if (c->flags & IPC_F_POLLOUT)
 		events |= IPC_EV_OUT;
@@ -162,7 +165,7 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 		ipc__switch_unlink(ctx, c, false);
 	if (c->flags & IPC_F_PAUSED)
 		ctx->paused--;
-	if (c->flags & IPC_F_CLOSING)
+	if (c->flags & (IPC_F_CLOSING | IPC_F_DRAIN))
 		ctx->lingering--;
 	if (ctx->held == slot)
 		ctx->held = IPC_NONE;

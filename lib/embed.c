@@ -90,7 +90,7 @@ static bool conn_busy(const struct ipc_ctx *ctx, const struct ipc_conn *c)
 		return true;
 	if (c->flags & IPC_F_CLOSING)
 		return c->out.len == c->out.off;
-	if (c->flags & IPC_F_EOF)
+	if ((c->flags & (IPC_F_EOF | IPC_F_HALF)) == IPC_F_EOF)
 		return true;
 	return ipc__may_read(c) || (!c->cb_in && frame_ready(ctx, c));
 }

@@ -104,6 +104,9 @@ static int step_stream(struct ipc_ctx *ctx, uint32_t slot,
 			ipc__conn_close(ctx, c);
 			return 0;
 		}
+		/* Before the SWITCH_TX of its last message is reported. */
+		if (c->flags & IPC_F_DRAIN)
+			ipc__switch_drained(ctx, c);
 		if (c->tx_pending)
 			return report_tx(ctx, c, ev);
 		/* A closing side's hang-up: the write tells whether the
@@ -129,9 +132,11 @@ static int step_stream(struct ipc_ctx *ctx, uint32_t slot,
 				return ret;
 			continue;
 		}
-		if (c->flags & IPC_F_EOF)
+		if ((c->flags & (IPC_F_EOF | IPC_F_SWITCHED)) == IPC_F_EOF)
 			return ipc__disconnect(ctx, c, ev);
-		ipc__buf_shrink(ctx, &c->in);
+		if ((c->flags & IPC_F_EOF) && ipc__switch_eof(ctx, c, ev))
+			return 1;
+		ipc__buf_shrink(ctx, &ctx->conns[slot].in);
 		return 0;
 	}
 }
@@ -182,8 +187,12 @@ static int wait_timeout(struct ipc_ctx *ctx, uint64_t now)
 	/* A listener may have been paused after @now was read. */
 	if (ctx->paused)
 		timeout = sooner(timeout, ipc__accept_retry(ctx, ipc__now()));
-	if (ctx->lingering)
-		timeout = sooner(timeout, ipc__linger_expire(ctx, now));
+	/* A step may have started a linger after @now was read (as 0). */
+	if (ctx->lingering) {
+		timeout = sooner(timeout, ipc__linger_expire(ctx, ipc__now()));
+		if (ctx->ready_count)
+			timeout = 0;
+	}
 	return timeout;
 }
 

@@ -94,6 +94,8 @@ enum ipc_conn_flag {
 	IPC_F_THROTTLED = 1 << 9, /* not read: a queue is over the high-water */
 	IPC_F_WIDE = 1 << 10,	 /* SO_SNDBUF raised for large messages */
 	IPC_F_CLOSE_ASKED = 1 << 11, /* closed from a callback: close next */
+	IPC_F_HALF = 1 << 12,	 /* switched, read to its end, still written */
+	IPC_F_DRAIN = 1 << 13,	 /* switch peer half-closed: write, shut down */
 };
 
 /* Readiness, as the backends report it. */
@@ -148,7 +150,7 @@ struct ipc_conn {
 	ipc_cb_in cb_in;
 	ipc_cb_out cb_out;
 	struct ipc_service *service;
-	uint64_t linger_until;	/* IPC_F_CLOSING: dropped when reached */
+	uint64_t linger_until;	/* IPC_F_CLOSING, IPC_F_DRAIN: dropped then */
 };
 
 struct ipc_event {
@@ -415,6 +417,14 @@ IPC_HIDDEN int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
 				struct ipc_event *ev);
 IPC_HIDDEN void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
 				   bool close_peer);
+/*
+ * A switched c read to its end: 0 when the switch goes on the other way
+ * (a half-close, see switch.c), else 1 with c's DISCONNECTION in ev.
+ */
+IPC_HIDDEN int ipc__switch_eof(struct ipc_ctx *ctx, struct ipc_conn *c,
+			       struct ipc_event *ev);
+/* c has IPC_F_DRAIN: shuts its writing down once its queue is written. */
+IPC_HIDDEN void ipc__switch_drained(struct ipc_ctx *ctx, struct ipc_conn *c);
 /* A closing side wrote something: its linger starts again. */
 IPC_HIDDEN void ipc__linger_progress(struct ipc_conn *c);
 /* Drops the closing sides due at @now; ms until the next one, or -1. */

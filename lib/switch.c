@@ -8,14 +8,24 @@
  * there (one copy) or handed to its output callback (no copy).  When one
  * side goes away the other stops reading, writes what was forwarded to it,
  * then closes; each side gets its DISCONNECTION event.
+ *
+ * A half-close is carried over: a side read to its end that can still be
+ * written (IPC_F_HALF: both sides are sockets, no hang-up, no failure)
+ * keeps its connection; its peer (IPC_F_DRAIN) writes what was forwarded
+ * to it, then has its writing shut down, and is still read and relayed
+ * to the half-closed side.  The switch ends as above when the peer ends
+ * too, when the half-closed side hangs up or a write to it fails, or when
+ * the draining peer lingers (IPC_LINGER_NS without taking a byte).
  */
 
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static int set_nonblocking(int fd)
 {
@@ -95,18 +105,34 @@ IPC_EXPORT int ipc_set_switch_callbacks(void *ctx_, int fd, ipc_cb_in in,
 	return 0;
 }
 
+/* c has IPC_LINGER_NS from now to write something (ipc__linger_expire). */
+static void linger_start(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	ctx->lingering++;
+	ipc__linger_progress(c);
+	if (ctx->lingering == 1 || c->linger_until < ctx->linger_next)
+		ctx->linger_next = c->linger_until;
+}
+
+/* c no longer waits to shut its writing down. */
+static void drain_stop(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	if (!(c->flags & IPC_F_DRAIN))
+		return;
+	c->flags &= (uint16_t)~IPC_F_DRAIN;
+	ctx->lingering--;
+}
+
 /*
  * c stops reading, writes what is queued, then reports DISCONNECTION; a
  * peer that stops reading it has IPC_LINGER_NS to change its mind.
  */
 static void close_later(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
+	drain_stop(ctx, c);
 	if (!(c->flags & IPC_F_CLOSING)) {
 		c->flags |= IPC_F_CLOSING;
-		ctx->lingering++;
-		ipc__linger_progress(c);
-		if (ctx->lingering == 1 || c->linger_until < ctx->linger_next)
-			ctx->linger_next = c->linger_until;
+		linger_start(ctx, c);
 	}
 	ipc__conn_watch(ctx, c);
 	ipc__ready_push(ctx, ipc__slot_of(ctx, c));
@@ -134,10 +160,15 @@ int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now)
 	for (slot = 0; slot < ctx->nslots; slot++) {
 		struct ipc_conn *c = &ctx->conns[slot];
 
-		if (c->kind == IPC_KIND_FREE || !(c->flags & IPC_F_CLOSING))
+		if (c->kind == IPC_KIND_FREE ||
+		    !(c->flags & (IPC_F_CLOSING | IPC_F_DRAIN)))
 			continue;
 		if (c->linger_until <= now) {
+			/* A draining side closes first, then its half-closed
+			 * peer (with a linger of its own). */
 			ipc__out_drop(ctx, c);
+			if (c->flags & IPC_F_DRAIN)
+				close_later(ctx, c);
 			ipc__ready_push(ctx, slot);
 		} else if (c->linger_until < next) {
 			next = c->linger_until;
@@ -155,14 +186,72 @@ void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
 	if (!(c->flags & IPC_F_SWITCHED))
 		return;
 	p = &ctx->conns[c->peer];
-	c->flags &= (uint16_t)~IPC_F_SWITCHED;
-	p->flags &= (uint16_t)~IPC_F_SWITCHED;
+	drain_stop(ctx, c);
+	drain_stop(ctx, p);
+	c->flags &= (uint16_t)~(IPC_F_SWITCHED | IPC_F_HALF);
+	p->flags &= (uint16_t)~(IPC_F_SWITCHED | IPC_F_HALF);
 	c->peer = IPC_NONE;
 	p->peer = IPC_NONE;
 	ipc__throttle_check(ctx, c);
 	ipc__throttle_check(ctx, p);
 	if (close_peer)
 		close_later(ctx, p);
+	else if (p->flags & IPC_F_EOF)
+		/* Read to its end, as an ordinary connection now: its
+		 * DISCONNECTION comes at its next step. */
+		ipc__ready_push(ctx, ipc__slot_of(ctx, p));
+}
+
+void ipc__switch_drained(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	if (c->out.len - c->out.off != c->out_sent)
+		return;
+	drain_stop(ctx, c);
+	shutdown(c->fd, SHUT_WR);
+}
+
+/*
+ * Whether c, read to its end, is only half-closed: both sides are sockets
+ * (so the end can be passed on with shutdown(2)), nothing failed or was
+ * closed, no half frame is left, the peer did not end first, and c was
+ * not hung up in full: a peer gone for good hangs up (POLLHUP), one that
+ * only shut down its writing does not.
+ */
+static bool half_closed(struct ipc_ctx *ctx, struct ipc_conn *c)
+{
+	const struct ipc_conn *p = &ctx->conns[c->peer];
+	struct pollfd pfd = { .fd = c->fd };
+
+	if (!(c->flags & p->flags & IPC_F_SOCKET) ||
+	    ((c->flags | p->flags) & (IPC_F_BROKEN | IPC_F_CLOSE_ASKED)) ||
+	    (p->flags & (IPC_F_HALF | IPC_F_CLOSING)) ||
+	    c->in.len > c->in.off)
+		return false;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+int ipc__switch_eof(struct ipc_ctx *ctx, struct ipc_conn *c,
+		    struct ipc_event *ev)
+{
+	uint32_t slot = c->peer;
+
+	if (c->flags & IPC_F_HALF) {
+		/* Written to until it hangs up (the backend reports no
+		 * readiness but that now) or a write fails. */
+		if ((c->revents & IPC_EV_HUP) || (c->flags & IPC_F_BROKEN))
+			return ipc__disconnect(ctx, c, ev);
+		return 0;
+	}
+	if (!half_closed(ctx, c))
+		return ipc__disconnect(ctx, c, ev);
+	c->flags |= IPC_F_HALF;
+	c->revents &= (uint8_t)~(IPC_EV_IN | IPC_EV_HUP);
+	ipc__conn_watch(ctx, c);
+	ctx->conns[slot].flags |= IPC_F_DRAIN;
+	linger_start(ctx, &ctx->conns[slot]);
+	ipc__switch_drained(ctx, &ctx->conns[slot]);
+	ipc__ready_push(ctx, slot);
+	return 0;
 }
 
 /*
@@ -212,9 +301,10 @@ static int scratch_reserve(struct ipc_ctx *ctx)
 
 /*
  * Asks the input callback of the side in @slot for one message: 1 with
- * the message in the scratch buffer, 0 for nothing yet, -EPIPE when the fd
- * closes.  It is called again while it produces messages, so a callback
- * that buffers several loses none.
+ * the message in the scratch buffer, 0 for nothing yet or at end of file
+ * (IPC_F_EOF set), -EPIPE when the callback failed.  It is called again
+ * while it produces messages, so a callback that buffers several loses
+ * none.
  */
 static int read_callback(struct ipc_ctx *ctx, uint32_t slot, size_t *len)
 {
@@ -235,7 +325,10 @@ static int read_callback(struct ipc_ctx *ctx, uint32_t slot, size_t *len)
 	if (ret == CB_NO_ERROR && *len <= cap)
 		return 1;
 	ctx->conns[slot].revents = 0;
-	return ret == CB_IGNORE ? 0 : -EPIPE;
+	/* The end of file: what follows is ipc__switch_eof()'s. */
+	if (ret == CB_FD_CLOSING)
+		ctx->conns[slot].flags |= IPC_F_EOF;
+	return ret == CB_IGNORE || ret == CB_FD_CLOSING ? 0 : -EPIPE;
 }
 
 static void preview(struct ipc_event *ev, const char *payload, size_t len)

@@ -112,7 +112,7 @@ static int write_out(struct ipc_ctx *ctx, struct ipc_conn *c)
 			break;
 		}
 		c->out_sent += (size_t)n;
-		if (c->flags & IPC_F_CLOSING)
+		if (c->flags & (IPC_F_CLOSING | IPC_F_DRAIN))
 			ipc__linger_progress(c);
 		if ((size_t)n < pending) {
 			ret = -EAGAIN;

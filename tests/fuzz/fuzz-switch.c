@@ -25,8 +25,15 @@
  *  - an input callback that fails (or claims a message longer than the
  *    buffer it was given) makes that very call return DISCONNECTION for
  *    its side; a side disconnects first only for a reason of its own (a
- *    length over the limit, end of file, a callback that failed), and
+ *    length over the limit, a stream that ends inside a frame, a callback
+ *    that failed, or its end of file once the other side's came), and
  *    then only after every whole frame before it was forwarded;
+ *  - a half-close is carried over (both sides are sockets here): a side's
+ *    end of file (the harness's shutdown, or CB_FD_CLOSING) closes
+ *    nothing, its input callback is not called again, and the other
+ *    side's socket reaches end of file only after everything forwarded to
+ *    it, with nothing forwarded to it after that; once both ended, both
+ *    close;
  *  - every DISCONNECTION closes the fd and is followed by the other
  *    side's, which first writes everything forwarded to it (and reports
  *    one SWITCH_TX per message);
@@ -98,7 +105,8 @@ struct side {
 	bool paused;		/* harness does not read its end */
 	bool peer_eof;
 	bool rx_over;		/* a length over the limit was written */
-	bool in_failed;		/* the input callback asked to close */
+	bool in_failed;		/* the input callback failed */
+	bool in_eof;		/* the input callback said CB_FD_CLOSING */
 	bool out_failed;	/* the output callback asked to close */
 	bool disconnected;
 	bool first;		/* disconnected while the other side lived */
@@ -154,6 +162,12 @@ static struct side *side_of(int fd)
 static struct side *other(struct side *s)
 {
 	return s == &h.side[0] ? &h.side[1] : &h.side[0];
+}
+
+/* The side's stream ended, or will once the library has read it all. */
+static bool ended(const struct side *s)
+{
+	return s->shut || s->in_eof;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -250,6 +264,20 @@ static bool cb_read(int fd, size_t n)
 static const size_t read_sizes[4] = { 0, 1, 64, 64 * 1024 };
 
 /*
+ * The end of file: a half-close, no event (the library goes on with the
+ * other connections in the same call), unless the other side's input
+ * callback ended it already: then both are done, and this call returns
+ * this side's DISCONNECTION.
+ */
+static char cb_eof(struct side *s)
+{
+	s->in_eof = true;
+	if (other(s)->in_eof)
+		h.cb_disc = s;
+	return CB_FD_CLOSING;
+}
+
+/*
  * Script byte: bits 0-2 what to return (0-2 a message, 3-4 CB_IGNORE, 5
  * CB_FD_CLOSING, 6 CB_ERROR, 7 a message longer than the buffer), bits
  * 3-4 how much to read first.  Then, for a message: its length (see
@@ -268,12 +296,12 @@ static char cb_in(int fd, char *payload, size_t *mlen)
 	CHECK(*mlen == h.max, "input buffer of %zu bytes, maximum %zu",
 	      *mlen, h.max);
 	CHECK(!h.cb_rx && !h.cb_disc, "input callback called again");
+	CHECK(!s->in_eof, "input callback of %c after its CB_FD_CLOSING",
+	      s->name);
 	if (!h.left) {
 		if (cb_read(fd, SIZE_MAX))
 			return CB_IGNORE;
-		s->in_failed = true;
-		h.cb_disc = s;
-		return CB_FD_CLOSING;
+		return cb_eof(s);
 	}
 	a = take();
 	cb_read(fd, read_sizes[(a >> 3) & 3]);
@@ -282,10 +310,11 @@ static char cb_in(int fd, char *payload, size_t *mlen)
 	case 4:
 		return CB_IGNORE;
 	case 5:
+		return cb_eof(s);
 	case 6:
 		s->in_failed = true;
 		h.cb_disc = s;
-		return (a & 7) == 5 ? CB_FD_CLOSING : CB_ERROR;
+		return CB_ERROR;
 	case 7:
 		/* Claims more than fits: the library must close the side. */
 		*mlen = h.max + 1 + take();
@@ -465,6 +494,17 @@ static bool side_read(struct side *s, bool all, bool idle)
 			}
 			break;
 		}
+		if (r == 0 && !s->disconnected) {
+			/* The other side's half-close, carried over. */
+			CHECK(ended(other(s)), "%c closed without DISCONNECTION",
+			      s->name);
+			CHECK(!head(&s->tx) && !s->rlen, "%c: end of file with "
+			      "%zu of %zu messages forwarded to it unwritten "
+			      "(%zu bytes of a frame)", s->name,
+			      s->tx.tail - s->tx.head, s->forwarded, s->rlen);
+			s->peer_eof = true;
+			break;
+		}
 		if (r == 0 || (r < 0 && errno == ECONNRESET)) {
 			CHECK(s->disconnected, "%c closed without DISCONNECTION",
 			      s->name);
@@ -495,6 +535,8 @@ static void on_switch_rx(struct side *s, size_t len)
 
 	CHECK(!dst->disconnected, "SWITCH_RX from %c after %c's "
 	      "DISCONNECTION", s->name, dst->name);
+	CHECK(!dst->peer_eof, "SWITCH_RX from %c after %c's writing was shut "
+	      "down", s->name, dst->name);
 	CHECK(m, "SWITCH_RX of %zu bytes from %c, which was given no more",
 	      len, s->name);
 	CHECK(msg_is(m, h.evbuf, len), "SWITCH_RX from %c: %zu bytes, not "
@@ -524,7 +566,10 @@ static void on_disconnection(struct side *s)
 	if (o->disconnected)
 		return;
 	s->first = true;
-	CHECK(s->rx_over || s->in_failed || s->out_failed || s->shut,
+	/* A framed side that ends inside a frame is broken, not done. */
+	CHECK(s->rx_over || s->in_failed || s->out_failed ||
+	      (s->shut && !s->cb_in && s->wpos < s->wlen) ||
+	      (ended(s) && ended(o)),
 	      "%c disconnected first, for no reason of its own", s->name);
 	/* Whole frames before a bad length or end of file are forwarded. */
 	CHECK(s->cb_in || s->out_failed || head(&s->rx) == NULL,
@@ -702,7 +747,7 @@ static void side_init(struct side *s, char name, uint8_t cbs)
 	s->rx.head = s->rx.tail = s->tx.head = s->tx.tail = 0;
 	s->forwarded = s->tx_due = s->tx_seen = s->tx_read = 0;
 	s->shut = s->paused = s->peer_eof = false;
-	s->rx_over = s->in_failed = s->out_failed = false;
+	s->rx_over = s->in_failed = s->in_eof = s->out_failed = false;
 	s->disconnected = s->first = s->out_seen = false;
 	CHECK(ipc_add_external(h.ctx, s->lib) == 0, "ipc_add_external");
 }
