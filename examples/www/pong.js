@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: ISC
 // Echo through pongd: ws://HOST/pong is served by ipc-wsd --allow pong.
 // With ?selftest=N the page sends N messages itself and writes the
-// result into #status (the headless browser test reads it).
+// result into #status (the headless browser test reads it); ?server=
+// HOST:PORT talks to another ipc-wsd than the one that served the page.
 "use strict";
 
+const params = new URLSearchParams(location.search);
+const server = params.get("server") || location.host;
 const statusEl = document.getElementById("status");
 const logEl = document.getElementById("log");
-const ws = new WebSocket("ws://" + location.host + "/pong");
+const ws = new WebSocket("ws://" + server + "/pong");
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const params = new URLSearchParams(location.search);
 const selftest = parseInt(params.get("selftest") || "0", 10);
 const sent = [];
 let echoed = 0;
