@@ -214,15 +214,27 @@ static int msg_reserve(struct ws_parser *p, size_t n)
 	return 0;
 }
 
+/* Unmasks @n bytes, eight at a time where it can: a byte loop would cost
+ * more than the rest of the relay for large messages. */
 static void unmask(struct ws_parser *p, char *dst, const uint8_t *src,
 		   size_t n)
 {
-	size_t i;
+	uint8_t key[8];
+	uint64_t k, w;
+	size_t i = 0;
+	int j;
 
-	for (i = 0; i < n; i++) {
-		dst[i] = (char)(src[i] ^ p->mask[p->mask_pos]);
-		p->mask_pos = (p->mask_pos + 1) & 3;
+	for (j = 0; j < 8; j++)
+		key[j] = p->mask[(p->mask_pos + j) & 3];
+	memcpy(&k, key, sizeof(k));
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, src + i, sizeof(w));
+		w ^= k;
+		memcpy(dst + i, &w, sizeof(w));
 	}
+	for (; i < n; i++)
+		dst[i] = (char)(src[i] ^ key[i & 7]);
+	p->mask_pos = (uint8_t)((p->mask_pos + n) & 3);
 }
 
 /* Codes a peer may send: defined ones (not the local-only 1005, 1006,
