@@ -438,6 +438,48 @@ def main():
                                 b" HTTP/1.1\r\nHost: x\r\n\r\n")
             assert status_of(reply) == 404, (path, reply[:60])
 
+    @case("out-of-fds")
+    def _():
+        # With 32 fds, ipc-wsd refuses (closes) the clients it cannot
+        # hold, keeps running, and serves again once they are gone.
+        import resource
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+        lport = free_port()
+        p = subprocess.Popen([wsd, "--listen", "127.0.0.1:%d" % lport,
+                              "--allow", "pong"], env=d.env,
+                             preexec_fn=low_limit, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: can_connect(lport), "ipc-wsd")
+            socks = [socket.create_connection(("127.0.0.1", lport))
+                     for _ in range(40)]
+            # Refused clients are closed at once: some read end of file.
+            refused = 0
+            for s in socks:
+                s.settimeout(0.2)
+                try:
+                    if s.recv(1) == b"":
+                        refused += 1
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            for s in socks:
+                s.close()
+            assert refused > 0, "no client was refused"
+            luri = "ws://127.0.0.1:%d/pong" % lport
+            def serving():
+                try:
+                    return run(echo(luri, [b"back"])) == [b"back"]
+                except (OSError, websockets.exceptions.WebSocketException,
+                        asyncio.TimeoutError):
+                    return False
+            wait_for(serving, "ipc-wsd serving again", 20)
+            assert p.poll() is None
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=30)
+        assert p.returncode == 0, p.returncode
+
     n = 0
     failed = 0
     for name, fn in results:

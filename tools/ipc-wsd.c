@@ -135,6 +135,7 @@ struct wsd {
 	int listenfd;
 	int signalfd;
 	int wwwfd;
+	int sparefd;		/* given up to refuse a client without fds */
 	bool stop;
 	struct conn **byfd;	/* by the context's fd and our own */
 	size_t nbyfd;
@@ -457,6 +458,9 @@ static char ws_out(int fd, const char *payload, size_t mlen)
 
 	if (!c || c->state != CONN_WS)
 		return CB_ERROR;
+	/* Nothing may follow our close frame. */
+	if (c->close_queued)
+		return CB_IGNORE;
 	/* A client that leaves this much unread is let go. */
 	if (out_pending(c) > OUT_HIGH_WATER) {
 		send_close(d, c, WS_CLOSE_GOING_AWAY);
@@ -762,6 +766,25 @@ static int accept_one(struct wsd *d)
 	return 0;
 }
 
+/*
+ * No fd left: the spare one is given up to accept the client and close
+ * it at once, else it would stay in the backlog and the listener
+ * readable, and the loop would spin.
+ */
+static void refuse_one(struct wsd *d)
+{
+	int fd;
+
+	if (d->sparefd >= 0) {
+		close(d->sparefd);
+		fd = accept4(d->listenfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		d->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	log_line("out of file descriptors: a client was refused");
+}
+
 static void listener_readable(struct wsd *d)
 {
 	int i, ret;
@@ -771,7 +794,7 @@ static void listener_readable(struct wsd *d)
 		if (ret == -EAGAIN || ret == -EINTR)
 			return;
 		if (ret == -EMFILE || ret == -ENFILE) {
-			log_line("accept: %s", strerror(-ret));
+			refuse_one(d);
 			return;
 		}
 	}
@@ -1024,6 +1047,7 @@ static int start(struct wsd *d)
 	}
 	if (ret < 0)
 		return start_failed("listen on", d->opt.listen, ret);
+	d->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* With the poll(2) backend there is none: short waits instead. */
 	d->ctxfd = ipc_context_fd(d->ctx);
 	ipc_context_timer(d->ctx, d->opt.timeout_ms < 1000 ?
@@ -1046,6 +1070,8 @@ static void stop(struct wsd *d)
 	ipc_context_deinit(&d->ctx);
 	if (d->wwwfd >= 0)
 		close(d->wwwfd);
+	if (d->sparefd >= 0)
+		close(d->sparefd);
 	free(d->byfd);
 	free(d->watch);
 }
@@ -1222,6 +1248,7 @@ int main(int argc, char **argv)
 {
 	struct wsd d = {
 		.ctxfd = -1, .listenfd = -1, .signalfd = -1, .wwwfd = -1,
+		.sparefd = -1,
 	};
 	int ret;
 
