@@ -36,6 +36,12 @@ if not wsd or not os.access(wsd, os.X_OK):
 
 MAX = 16 * 1024 * 1024
 results = []
+# Under make check-valgrind ($VALGRIND set) ipc-wsd runs under memcheck;
+# its exit status (clean-exit) carries memcheck's verdict.
+wsd_run = [wsd]
+if os.environ.get("VALGRIND"):
+    wsd_run = [os.environ["VALGRIND"], "--quiet"] + \
+        os.environ.get("MEMCHECK_FLAGS", "").split() + [wsd]
 
 
 def log(msg):
@@ -92,7 +98,8 @@ class Daemons:
 
     def wsd(self, *args):
         port = free_port()
-        self.spawn([wsd, "--listen", "127.0.0.1:%d" % port] + list(args))
+        self.spawn(wsd_run + ["--listen", "127.0.0.1:%d" % port] +
+                   list(args))
         wait_for(lambda: can_connect(port), "ipc-wsd")
         return port
 
