@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+# Load: 1,000 concurrent WebSocket clients on one ipc-wsd, each with its
+# own connection to pongd; every client echoes, then all stay idle while
+# ipc-wsd's memory is measured (the figure is printed as a TAP comment,
+# with no threshold: doc/network.md records it), then all echo again and
+# leave, and ipc-wsd must be back to the fds it had.  TAP; skipped
+# without python3-websockets, ipc-wsd, or 5,000 fds.
+#
+# SPDX-License-Identifier: ISC
+
+import asyncio
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+signal.alarm(300)
+CLIENTS = 1000
+
+wsd = os.environ.get("IPC_WSD", "")
+pongd = os.environ.get("PONGD", "")
+try:
+    import websockets
+except ImportError:
+    print("1..0 # SKIP python3-websockets is not installed")
+    sys.exit(0)
+if not wsd or not os.access(wsd, os.X_OK):
+    print("1..0 # SKIP ipc-wsd is not built (configure found no nettle)")
+    sys.exit(0)
+# ipc-wsd holds three fds per client, pongd one, this process one.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+need = 5 * CLIENTS
+if hard != resource.RLIM_INFINITY and hard < need:
+    print("1..0 # SKIP RLIMIT_NOFILE hard limit %d < %d" % (hard, need))
+    sys.exit(0)
+if soft != resource.RLIM_INFINITY and soft < need:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+n = 0
+
+
+def report(ok, name):
+    global n
+    n += 1
+    print("%s %d /ipc/wsd/load/%s" % ("ok" if ok else "not ok", n, name))
+    sys.stdout.flush()
+
+
+def log(msg):
+    print("# " + msg)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, seconds=30):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+tmp = tempfile.mkdtemp(prefix="test-wsd-load.")
+os.chmod(tmp, 0o700)
+env = dict(os.environ, IPC_RUNDIR=tmp)
+env.pop("IPC_NETWORK", None)
+pong = subprocess.Popen([pongd], env=env)
+wait_for(lambda: os.path.exists(os.path.join(tmp, "pong")))
+port = free_port()
+gw = subprocess.Popen([wsd, "--listen", "127.0.0.1:%d" % port,
+                       "--allow", "pong"], env=env)
+
+
+def listening():
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+wait_for(listening)
+time.sleep(0.2)
+base_fds = nfds(gw.pid)
+base_rss = rss_kib(gw.pid)
+uri = "ws://127.0.0.1:%d/pong" % port
+
+
+async def load():
+    sem = asyncio.Semaphore(200)   # connections being opened at once
+
+    async def open_one(i):
+        async with sem:
+            ws = await websockets.connect(uri, ping_interval=None)
+            await ws.send(b"hello %d" % i)
+            ok = await ws.recv() == b"hello %d" % i
+            return ws, ok
+
+    opened = await asyncio.gather(*(open_one(i) for i in range(CLIENTS)))
+    clients = [ws for ws, _ in opened]
+    report(all(ok for _, ok in opened), "connect-and-echo")
+
+    # Every client has its own connection to pongd.
+    report(nfds(pong.pid) >= CLIENTS, "own-service-connections")
+
+    await asyncio.sleep(1)
+    rss = rss_kib(gw.pid)
+    per = (rss - base_rss) * 1024 / CLIENTS
+    log("ipc-wsd RSS %d KiB idle, %d KiB with %d idle clients: "
+        "%.0f bytes per idle connection" % (base_rss, rss, CLIENTS, per))
+    report(rss > 0, "memory-measured")
+
+    async def again(i, ws):
+        await ws.send(b"again %d" % i)
+        return await ws.recv() == b"again %d" % i
+
+    oks = await asyncio.gather(*(again(i, ws)
+                                 for i, ws in enumerate(clients)))
+    report(all(oks), "all-echo-again")
+    await asyncio.gather(*(ws.close() for ws in clients))
+
+
+t0 = time.monotonic()
+asyncio.run(asyncio.wait_for(load(), 240))
+log("%d clients in %.1f s" % (CLIENTS, time.monotonic() - t0))
+report(wait_for(lambda: nfds(gw.pid) == base_fds), "fds-released")
+clean = True
+for p in (gw, pong):
+    p.send_signal(signal.SIGTERM)
+    clean = p.wait(timeout=30) == 0 and clean
+report(clean, "clean-exit")
+print("1..%d" % n)
+shutil.rmtree(tmp, ignore_errors=True)
