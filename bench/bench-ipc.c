@@ -17,10 +17,12 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <libipc.h>
@@ -103,6 +105,14 @@ static int ipc_open(void **ctx, struct result *res)
 
 	if (ret < 0)
 		return fail(res, ret, "ipc_context_init: %s", strerror(-ret));
+	/* Payloads up to MAX_PAYLOAD, two of them queued (handover). */
+	ret = ipc_context_max_message_size(*ctx, MAX_PAYLOAD);
+	if (!ret)
+		ret = ipc_context_queue_limits(*ctx,
+					       IPC_QUEUE_HIGH_WATER_DEFAULT,
+					       4 * (size_t)MAX_PAYLOAD);
+	if (ret < 0)
+		return fail(res, ret, "context limits: %s", strerror(-ret));
 	return 0;
 }
 
@@ -145,6 +155,7 @@ struct service {
 	struct ipc_ev ev;
 	struct sink sink;
 	bool is_sink;
+	bool memfd;		/* payloads come as sealed memfds */
 	bool stop;
 	int64_t heap0, slab0;
 	uint64_t tx;
@@ -159,10 +170,42 @@ static void service_connection(struct service *s)
 	ready_send(s->r, 'A');
 }
 
+/*
+ * A payload handed over as a sealed memfd: checked, mapped and read whole
+ * (stamp_check() reads every byte), as a receiver that uses it would.
+ */
+static int memfd_take(struct service *s)
+{
+	const char *p;
+	size_t size, n = 1;
+	int fd, ret;
+
+	ret = ipc_message_fds(s->ctx, &fd, &n);
+	if (ret < 0 || n == 0)
+		return ret < 0 ? ret : sink_take(&s->sink, (uint32_t)s->ev.index,
+						 s->ev.buf, s->ev.len);
+	ret = ipc_memfd_check(fd, &size);
+	if (ret < 0) {
+		close(fd);
+		return fail(s->res, ret, "ipc_memfd_check: %s", strerror(-ret));
+	}
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return fail(s->res, -errno, "mmap: %s", strerror(errno));
+	ret = sink_take(&s->sink, (uint32_t)s->ev.index, p, size);
+	munmap((void *)p, size);
+	return ret;
+}
+
 static void service_message(struct service *s)
 {
 	int ret;
 
+	if (s->is_sink && s->memfd) {
+		s->stop = memfd_take(s) != 0;
+		return;
+	}
 	if (s->is_sink) {
 		ret = sink_take(&s->sink, (uint32_t)s->ev.index, s->ev.buf,
 				s->ev.len);
@@ -204,9 +247,10 @@ static void service_event(struct service *s)
 }
 
 static int service_run(const struct run *r, struct result *res,
-		       bool is_sink, bool embedded)
+		       bool is_sink, bool embedded, bool memfd)
 {
-	struct service s = { .r = r, .res = res, .is_sink = is_sink };
+	struct service s = { .r = r, .res = res, .is_sink = is_sink,
+			     .memfd = memfd };
 	int ret;
 
 	raise_nofile(r->nidle + r->total_conns + 64, "the service");
@@ -246,22 +290,27 @@ out:
 
 int ipc_echo(const struct run *r, struct result *res)
 {
-	return service_run(r, res, false, false);
+	return service_run(r, res, false, false, false);
+}
+
+int ipc_memfd_sink(const struct run *r, struct result *res)
+{
+	return service_run(r, res, true, false, true);
 }
 
 int ipc_sink(const struct run *r, struct result *res)
 {
-	return service_run(r, res, true, false);
+	return service_run(r, res, true, false, false);
 }
 
 int ipc_echo_embedded(const struct run *r, struct result *res)
 {
-	return service_run(r, res, false, true);
+	return service_run(r, res, false, true, false);
 }
 
 int ipc_sink_embedded(const struct run *r, struct result *res)
 {
-	return service_run(r, res, true, true);
+	return service_run(r, res, true, true, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -359,6 +408,7 @@ struct sender {
 	void *ctx;
 	int *fds;
 	unsigned int n;
+	size_t size;		/* memfd: the data messages' size */
 	struct ipc_ev ev;
 	uint64_t scheduled, tx;
 	uint64_t high, low;	/* messages queued ahead */
@@ -381,6 +431,13 @@ static int sender_drain(struct sender *s, uint64_t ahead)
 	return 0;
 }
 
+static int sender_queued(struct sender *s)
+{
+	if (++s->scheduled - s->tx < s->high)
+		return 0;
+	return sender_drain(s, s->low);
+}
+
 static int sender_send(void *arg, unsigned int conn, const char *payload,
 		       size_t len)
 {
@@ -390,9 +447,48 @@ static int sender_send(void *arg, unsigned int conn, const char *payload,
 	ret = ipc_schedule(s->ctx, s->fds[conn], payload, len);
 	if (ret < 0)
 		return ret;
-	if (++s->scheduled - s->tx < s->high)
-		return 0;
-	return sender_drain(s, s->low);
+	return sender_queued(s);
+}
+
+/*
+ * Handover: the payload numbered as @payload says is written straight
+ * into a new memfd (every byte), sealed, and sent as the message's fd;
+ * the message itself carries the number only.  The end marker is sent
+ * as bytes.
+ */
+static int memfd_send(void *arg, unsigned int conn, const char *payload,
+		      size_t len)
+{
+	struct sender *s = arg;
+	uint64_t seq = 0;
+	char *p;
+	int fd, ret;
+
+	if (len != s->size || len < 16)
+		return sender_send(arg, conn, payload, len);
+	memcpy(&seq, payload, 8);
+	fd = memfd_create("ipc-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	ret = ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+	p = ret ? MAP_FAILED : mmap(NULL, len, PROT_WRITE, MAP_SHARED |
+					   MAP_POPULATE, fd, 0);
+	if (!ret && p == MAP_FAILED)
+		ret = -errno;
+	if (!ret) {
+		stamp(p, len, seq, true);
+		munmap(p, len);
+		if (fcntl(fd, F_ADD_SEALS,
+			  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+			ret = -errno;
+	}
+	if (!ret)
+		ret = ipc_schedule_fds(s->ctx, s->fds[conn], payload, 8, &fd,
+				       1);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	return sender_queued(s);
 }
 
 static int sender_flush(void *arg)
@@ -400,13 +496,19 @@ static int sender_flush(void *arg)
 	return sender_drain(arg, 0);
 }
 
-int ipc_sender(const struct run *r, struct result *res)
+static int sender_run(const struct run *r, struct result *res, bool memfd)
 {
-	static const struct sender_ops ops = {
+	static const struct sender_ops copy_ops = {
 		.send = sender_send,
 		.flush = sender_flush,
 	};
-	struct sender s = { .n = r->nconns };
+	static const struct sender_ops memfd_ops = {
+		.send = memfd_send,
+		.flush = sender_flush,
+	};
+	const struct sender_ops *ops = memfd ? &memfd_ops : &copy_ops;
+	struct run numbered = *r;
+	struct sender s = { .n = r->nconns, .size = r->size };
 	uint64_t ahead = SEND_AHEAD;
 	unsigned int i;
 
@@ -431,7 +533,11 @@ int ipc_sender(const struct run *r, struct result *res)
 			goto out;
 	if (ready_send(r, 'R') < 0 || go_wait(r) < 0)
 		goto out;
-	if (stream_run(r, res, &ops, &s) == 0)
+	/* The memfd sender writes each payload into its memfd itself:
+	 * stream_run() only numbers it. */
+	if (memfd)
+		numbered.verify = false;
+	if (stream_run(&numbered, res, ops, &s) == 0)
 		done_wait(r);
 	res->rss_peak_kib = rss_peak_kib();
 	if (!res->err && s.tx != s.scheduled)
@@ -443,6 +549,16 @@ out:
 	free(s.fds);
 	free(s.ev.buf);
 	return res->err;
+}
+
+int ipc_sender(const struct run *r, struct result *res)
+{
+	return sender_run(r, res, false);
+}
+
+int ipc_memfd_sender(const struct run *r, struct result *res)
+{
+	return sender_run(r, res, true);
 }
 
 /* ------------------------------------------------------------------ */

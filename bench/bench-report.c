@@ -417,6 +417,45 @@ static void targets_stream(void)
 	}
 }
 
+/*
+ * Handover: a sealed memfd against the same payload copied by libipc,
+ * every byte written and read in both; and the size from which the memfd
+ * wins (and keeps winning) in this run.
+ */
+static void targets_handover(void)
+{
+	size_t i, from = 0;
+	double lib, memfd;
+	bool any = false;
+
+	for (i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		if (r->sc != SC_HANDOVER || strcmp(r->v->impl, "libipc-memfd"))
+			continue;
+		lib = rate_of(SC_HANDOVER, "libipc", r->size, 0, r->cpu);
+		memfd = r->rate;
+		if (isnan(lib) || isnan(memfd))
+			continue;
+		any = true;
+		if (memfd <= lib)
+			from = 0;
+		else if (!from)
+			from = r->size;
+		if (r->size == 67108864)
+			target(memfd >= 5 * lib, "handover 64 MiB: sealed memfd "
+			       "%.2f x copied by libipc (>= 5)", memfd / lib);
+	}
+	if (!any)
+		return;
+	if (from)
+		printf("  %-6s handover: the memfd wins from %zu B on in this "
+		       "run\n", "info", from);
+	else
+		printf("  %-6s handover: the memfd never won in this run\n",
+		       "info");
+}
+
 static void targets_other(void)
 {
 	const struct row *r;
@@ -463,5 +502,6 @@ void print_targets(void)
 	targets_pingpong();
 	targets_idle();
 	targets_stream();
+	targets_handover();
 	targets_other();
 }

@@ -31,8 +31,11 @@
 /* A streaming libipc sender keeps at most this much queued (or a chunk
  * per connection, when there are many). */
 #define SEND_AHEAD (256 * 1024)
-/* Largest payload any role accepts (libipc's default maximum). */
-#define MAX_PAYLOAD (16u * 1024 * 1024)
+/*
+ * Largest payload any role accepts: 64 MiB, for the handover scenario
+ * (the libipc roles raise their context's maximum to it).
+ */
+#define MAX_PAYLOAD (64u * 1024 * 1024)
 
 /* What one process of a measurement is told; copied into each child. */
 struct run {
@@ -201,6 +204,9 @@ int ipc_echo_embedded(const struct run *r, struct result *res);
 int ipc_sink_embedded(const struct run *r, struct result *res);
 int ipc_client(const struct run *r, struct result *res);
 int ipc_sender(const struct run *r, struct result *res);
+/* Handover: each payload in a sealed memfd (bench-memfd.c). */
+int ipc_memfd_sink(const struct run *r, struct result *res);
+int ipc_memfd_sender(const struct run *r, struct result *res);
 int ipc_churn_client(const struct run *r, struct result *res);
 int ipc_relay(const struct run *r, struct result *res);
 

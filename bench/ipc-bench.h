@@ -21,6 +21,7 @@ enum scenario {
 	SC_CHURN,
 	SC_SWITCH,
 	SC_MEMORY,
+	SC_HANDOVER,		/* large payloads: sealed memfds vs copies */
 	SC_ROUTED,		/* only with --routed: needs the daemons */
 	SC_COUNT
 };

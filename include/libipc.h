@@ -74,6 +74,18 @@ extern "C" {
  */
 #define IPC_LINGER_MS 5000
 
+/**
+ * Most fds one message carries (SCM_MAX_FD of Linux), see
+ * ipc_schedule_fds().
+ */
+#define IPC_MESSAGE_FDS_MAX 253
+
+/**
+ * Default bound on the fds a connection received that no message returned
+ * yet holds: see ipc_context_fd_limit().
+ */
+#define IPC_FD_LIMIT_DEFAULT 1024u
+
 /** Run directory used when $IPC_RUNDIR is not set. */
 #define IPC_RUNDIR_DEFAULT "/tmp/.libipc-run"
 
@@ -693,6 +705,172 @@ int ipc_wait_event_timeout(void *ctx, char *t, size_t *index, int *originfd,
  *                     ipc_context_deinit()).
  */
 int ipc_context_fd(void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Passing fds with messages (LIBIPC_1.1, libipc 0.2.0)                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Queue a message with file descriptors (SCM_RIGHTS).
+ *
+ * Same as ipc_schedule(), and the @p nfds fds of @p fds travel with the
+ * message: the receiver gets its own descriptors of the same open files
+ * (pipes, sockets, memfds, devices, ...) with ipc_message_fds().  The
+ * library duplicates the fds now (close-on-exec), so the caller may close
+ * its own at once; the duplicates are closed once sent, or when the
+ * message is dropped (the peer went away, the connection or the context
+ * was closed).  @p nfds 0 is ipc_schedule().
+ *
+ * Each message keeps its own fds, however frames are split or coalesced:
+ * the fds leave with the frame's first byte, in a sendmsg(2) that carries
+ * that frame alone.  The wire format is unchanged; a peer that reads with
+ * read(2) (libipc 0.1) gets the message, and the kernel closes the fds.
+ *
+ * A message too large to copy can travel as a sealed memfd instead (see
+ * ipc_memfd_check()).
+ *
+ * @code
+ * int pipefd[2];
+ *
+ * if (pipe2(pipefd, O_CLOEXEC) < 0)
+ * 	return -1;
+ * // The peer gets the pipe's write end with the message.
+ * ret = ipc_schedule_fds(ctx, fd, "log", 3, &pipefd[1], 1);
+ * close(pipefd[1]);	// ours: the library sends its own copy
+ * @endcode
+ *
+ * @param[in] ctx       The context.
+ * @param[in] fd        A connection (client or server) of the context.
+ * @param[in] mcontent  The payload (may be NULL when @p mlen is 0).
+ * @param[in] mlen      Its length.
+ * @param[in] fds       The fds to send, in the order the receiver gets
+ *                      them.
+ * @param[in] nfds      Their count, 0 to #IPC_MESSAGE_FDS_MAX.
+ * @return 0 on success: the message is queued; nothing is queued on
+ *         failure.
+ * @retval -EINVAL     @p ctx is NULL, @p fds is NULL with @p nfds above
+ *                     0, @p mcontent is NULL with @p mlen above 0, @p fd
+ *                     is switched or not a connection, or an fd of
+ *                     @p fds is not open.
+ * @retval -E2BIG      @p nfds is above #IPC_MESSAGE_FDS_MAX.
+ * @retval -EOPNOTSUPP @p fd is not a Unix socket (a connection routed to
+ *                     another host is one to the local protocol service,
+ *                     which refuses fds: see doc/network.md).
+ * @retval -EBADF      @p fd is not held by the context.
+ * @retval -EPIPE      The peer is gone.
+ * @retval -EMSGSIZE   @p mlen is above the context's maximum.
+ * @retval -ENOBUFS    The connection's queue is full (see
+ *                     ipc_context_queue_limits()).
+ * @retval -EMFILE     No fd left for the duplicates.
+ * @retval -ENOMEM     Out of memory.
+ * @retval -ECHILD     Called in a child forked after @p ctx was made.
+ */
+int ipc_schedule_fds(void *ctx, int fd, const char *mcontent, size_t mlen,
+		     const int *fds, size_t nfds);
+
+/**
+ * @brief Take the fds that came with the message just returned.
+ *
+ * Called after ipc_wait_event() or ipc_wait_event_timeout() returned a
+ * MESSAGE_RX event, or ipc_read() or ipc_read_fd() a message: stores the
+ * fds sent with that message (ipc_schedule_fds()) in @p fds, in the order
+ * they were sent, and the caller owns them from then on (close-on-exec is
+ * set on each).  A second call returns none.  Fds not taken are closed by
+ * the library at the next call of one of those four functions: nothing
+ * leaks.
+ *
+ * A peer cannot fill the receiver's fd table: see ipc_context_fd_limit().
+ *
+ * @code
+ * int fds[IPC_MESSAGE_FDS_MAX];
+ * size_t nfds = IPC_MESSAGE_FDS_MAX;
+ *
+ * if (type == MESSAGE_RX && ipc_message_fds(ctx, fds, &nfds) == 0)
+ * 	for (size_t i = 0; i < nfds; i++)
+ * 		use_and_close(fds[i]);	// the program's own work
+ * @endcode
+ *
+ * @param[in] ctx       The context.
+ * @param[out] fds      Receives the fds (may be NULL when @p *nfds is 0).
+ * @param[in,out] nfds  In: the size of @p fds; out: the count of fds of
+ *                      the message (0 when it had none).
+ * @return 0 on success.
+ * @retval -EINVAL   @p ctx or @p nfds is NULL, or @p fds is NULL with
+ *                   @p *nfds above 0.
+ * @retval -EMSGSIZE @p fds is too small: @p *nfds is set to the count
+ *                   needed, and the fds stay for the next call.
+ * @retval -ECHILD   Called in a child forked after @p ctx was made.
+ */
+int ipc_message_fds(void *ctx, int *fds, size_t *nfds);
+
+/**
+ * @brief Bound the fds each connection may hold before they are taken.
+ *
+ * Fds received with messages not yet returned count against a bound per
+ * connection: the library never accepts more (it reads with room for no
+ * more than what is left), and a peer that sends more is disconnected
+ * (DISCONNECTION), its fds closed.  The bound is also the most fds one
+ * message may carry.  The default, #IPC_FD_LIMIT_DEFAULT, is above what
+ * the library's own peers ever hold (the fds of the message being read,
+ * at most #IPC_MESSAGE_FDS_MAX); 0 refuses every fd.  The fds of the
+ * message last returned (ipc_message_fds()) are not counted: there is one
+ * such message per context.
+ *
+ * A peer is also disconnected when the fds it sends came in the middle of
+ * a message, with control data other than SCM_RIGHTS, or were cut short
+ * (MSG_CTRUNC).
+ *
+ * @code
+ * // This service takes at most one fd per message.
+ * if (ipc_context_fd_limit(ctx, 1) < 0)
+ * 	return 1;
+ * @endcode
+ *
+ * @param[in] ctx    The context.
+ * @param[in] limit  The bound, 0 to 1048576.
+ * @return 0 on success.
+ * @retval -EINVAL @p ctx is NULL or @p limit is above 1048576.
+ * @retval -ECHILD Called in a child forked after @p ctx was made.
+ */
+int ipc_context_fd_limit(void *ctx, size_t limit);
+
+/**
+ * @brief Check that a received memfd is sealed, and give its size.
+ *
+ * A large payload can travel as a memfd instead of through the socket:
+ * the sender writes it into a memfd (memfd_create(2) with
+ * MFD_ALLOW_SEALING), seals it with F_SEAL_SHRINK, F_SEAL_GROW and
+ * F_SEAL_WRITE (fcntl(2) F_ADD_SEALS) and sends it with
+ * ipc_schedule_fds(); the receiver maps it.  Before mapping, the receiver
+ * must know that the sender can no longer change it: a buffer that can
+ * shrink raises SIGBUS on a read past its new end, and one that can be
+ * written changes under the reader's checks.  This function tells:
+ * 0 when @p fd carries all three seals (its size and bytes are final for
+ * good), with its size, which the receiver then maps read-only
+ * (PROT_READ, MAP_PRIVATE or MAP_SHARED).  It only reads; the receiver
+ * still owns @p fd.
+ *
+ * @code
+ * size_t size;
+ * const char *data;
+ *
+ * if (ipc_memfd_check(fds[0], &size) < 0 || size == 0)
+ * 	return -1;	// unsealed or empty: not mapped
+ * data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fds[0], 0);
+ * @endcode
+ *
+ * @param[in] fd     The fd received, e.g. from ipc_message_fds().
+ * @param[out] size  Receives the file's size in bytes.
+ * @return 0 when the fd is sealed against writes and size changes.
+ * @retval -EINVAL @p size is NULL, or @p fd is not a file that supports
+ *                 seals (a pipe, a socket, a file of most file systems).
+ * @retval -EBADF  @p fd is not open.
+ * @retval -EPERM  One of F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE is
+ *                 missing: the sender may still change it (also a memfd
+ *                 made without MFD_ALLOW_SEALING).
+ * @retval -EFBIG  The size does not fit in size_t (32-bit systems).
+ */
+int ipc_memfd_check(int fd, size_t *size);
 
 /* ------------------------------------------------------------------ */
 /* Closing                                                              */

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +116,16 @@ static bool fd_is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* Whether fds may be passed on it (SCM_RIGHTS): a Unix socket. */
+static bool fd_is_unix(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
+	       sa.ss_family == AF_UNIX;
+}
+
 int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
 		  uint32_t *slot)
 {
@@ -141,6 +152,12 @@ int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
 	};
 	if (kind != IPC_KIND_EXTERNAL || fd_is_socket(fd))
 		c->flags |= IPC_F_SOCKET;
+	/* Our services' clients are; a connection made elsewhere (routed
+	 * through ipcd, or the user's) is asked. */
+	if (kind == IPC_KIND_CLIENT ||
+	    ((c->flags & IPC_F_SOCKET) && kind != IPC_KIND_SERVICE &&
+	     fd_is_unix(fd)))
+		c->flags |= IPC_F_UNIX;
 	ret = ipc__backend_add(ctx, fd, s, watch_events(c));
 	if (ret < 0) {
 		c->kind = IPC_KIND_FREE;
@@ -178,6 +195,9 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 	ctx->fdmap[c->fd] = -1;
 	ipc__buf_drop(ctx, &c->in);
 	ipc__buf_drop(ctx, &c->out);
+	/* The fds of messages never handed out or never sent. */
+	ipc__fdq_clear(&c->rxq);
+	ipc__fdq_clear(&c->txq);
 	c->kind = IPC_KIND_FREE;
 	c->flags &= IPC_F_QUEUED | IPC_F_DIRTY;
 	c->fd = -1;

@@ -43,6 +43,7 @@ IPC_EXPORT int ipc_context_init(void **ptr)
 	ctx->max_message = IPC_MAX_MESSAGE_SIZE_DEFAULT;
 	ctx->queue_high = IPC_QUEUE_HIGH_WATER_DEFAULT;
 	ctx->queue_max = IPC_QUEUE_MAX_DEFAULT;
+	ctx->fd_limit = IPC_FD_LIMIT_DEFAULT;
 	ret = ipc__backend_init(ctx);
 	if (ret < 0) {
 		free(ctx);
@@ -71,6 +72,8 @@ static void forget_all(struct ipc_ctx *ctx)
 		close(c->fd);
 		ipc__buf_drop(ctx, &c->in);
 		ipc__buf_drop(ctx, &c->out);
+		ipc__fdq_clear(&c->rxq);
+		ipc__fdq_clear(&c->txq);
 	}
 }
 
@@ -89,6 +92,7 @@ IPC_EXPORT void ipc_context_deinit(void **ptr)
 		ipc_close_all(ctx);
 	else
 		forget_all(ctx);
+	ipc__msg_fds_set(ctx, NULL);
 	ipc__embed_fini(ctx);
 	ipc__backend_fini(ctx);
 	ipc__pool_fini(ctx);

@@ -310,6 +310,8 @@ int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
 		return -EBUSY;
 	ev.buf = buffer;
 	ev.cap = *buflen;
+	/* The last message's fds not taken are closed (ipc_message_fds()). */
+	ipc__msg_fds_set(ctx, NULL);
 	/* Work queued during the call is accounted for at its end. */
 	ctx->embed_idle = false;
 	ret = next_event(ctx, &ev, timeout_ms);

@@ -96,6 +96,7 @@ enum ipc_conn_flag {
 	IPC_F_CLOSE_ASKED = 1 << 11, /* closed from a callback: close next */
 	IPC_F_HALF = 1 << 12,	 /* switched, read to its end, still written */
 	IPC_F_DRAIN = 1 << 13,	 /* switch peer half-closed: write, shut down */
+	IPC_F_UNIX = 1 << 14,	 /* a Unix socket: may carry fds */
 };
 
 /* Readiness, as the backends report it. */
@@ -115,6 +116,30 @@ struct ipc_buf {
 	size_t len;
 	size_t cap;
 };
+
+/*
+ * Fds passed with one message (fds.c): @at is the stream offset of its
+ * frame's first header byte, counted from the connection's first byte
+ * read (receiving) or written (sending).
+ */
+struct ipc_fdmsg {
+	uint64_t at;
+	uint32_t n;
+	int fds[];
+};
+
+/* Fds of messages in stream order, @nfds in all. */
+struct ipc_fdq {
+	struct ipc_fdmsg **v;
+	uint32_t count;
+	uint32_t cap;
+	size_t nfds;
+};
+
+/* SCM_MAX_FD: most fds one sendmsg(2) carries (IPC_MESSAGE_FDS_MAX). */
+#define IPC_FDS_MAX 253
+/* Largest ipc_context_fd_limit(): the usual hard RLIMIT_NOFILE. */
+#define IPC_FD_LIMIT_MAX (1024 * 1024)
 
 typedef char (*ipc_cb_in)(int orig, char *payload, size_t *mlen);
 typedef char (*ipc_cb_out)(int dest, const char *payload, size_t mlen);
@@ -151,6 +176,11 @@ struct ipc_conn {
 	ipc_cb_out cb_out;
 	struct ipc_service *service;
 	uint64_t linger_until;	/* IPC_F_CLOSING, IPC_F_DRAIN: dropped then */
+	/* Bytes ever read and written: stream offsets of the fds below. */
+	uint64_t rx_total;
+	uint64_t tx_total;
+	struct ipc_fdq rxq;	/* fds received, not handed out yet */
+	struct ipc_fdq txq;	/* duplicates to send, one per frame */
 };
 
 struct ipc_event {
@@ -195,6 +225,10 @@ struct ipc_ctx {
 	size_t max_message;
 	size_t queue_high;	/* stop reading above this many queued bytes */
 	size_t queue_max;	/* ipc_schedule() refuses above this */
+	size_t fd_limit;	/* fds a connection's rxq may hold */
+	/* The fds of the message last returned, until taken or the next
+	 * call that reads (ipc_message_fds()). */
+	struct ipc_fdmsg *msg_fds;
 
 	char *pool[IPC_POOL_SIZE];
 	int pool_count;
@@ -233,6 +267,22 @@ static inline int ipc__ctx_check(const struct ipc_ctx *ctx)
 
 /* The frame header: the payload length, 32-bit big-endian (be32.h). */
 #include "be32.h"
+
+/* fds.c: fds passed with messages */
+IPC_HIDDEN struct ipc_fdmsg *ipc__fdmsg_new(const int *fds, uint32_t n);
+/* Closes the fds and frees; accepts NULL. */
+IPC_HIDDEN void ipc__fdmsg_free(struct ipc_fdmsg *m);
+IPC_HIDDEN int ipc__fdq_reserve(struct ipc_fdq *q);
+/* After ipc__fdq_reserve(): cannot fail. */
+IPC_HIDDEN void ipc__fdq_push(struct ipc_fdq *q, struct ipc_fdmsg *m);
+IPC_HIDDEN struct ipc_fdmsg *ipc__fdq_pop(struct ipc_fdq *q);
+IPC_HIDDEN void ipc__fdq_unpop(struct ipc_fdq *q, struct ipc_fdmsg *m);
+/* Closes every fd queued and frees the queue. */
+IPC_HIDDEN void ipc__fdq_clear(struct ipc_fdq *q);
+IPC_HIDDEN struct ipc_fdmsg *ipc__rx_fds_take(struct ipc_conn *c,
+					      uint64_t at);
+/* The message returned now carries @m (or none): the last one's close. */
+IPC_HIDDEN void ipc__msg_fds_set(struct ipc_ctx *ctx, struct ipc_fdmsg *m);
 
 /* conn.c: the connection table and its work lists */
 IPC_HIDDEN int ipc__conn_add(struct ipc_ctx *ctx, int fd, enum ipc_kind kind,
@@ -360,6 +410,11 @@ IPC_HIDDEN int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       const char **payload, size_t *len);
 IPC_HIDDEN void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c,
 				   size_t len);
+/* The stream offset of the frame at c->in.off (its fds' key). */
+static inline uint64_t ipc__frame_at(const struct ipc_conn *c)
+{
+	return c->rx_total - (c->in.len - c->in.off);
+}
 IPC_HIDDEN int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
 				  const char *payload, size_t len,
 				  struct ipc_event *ev);
@@ -367,6 +422,10 @@ IPC_HIDDEN int ipc__frame_deliver(struct ipc_ctx *ctx, struct ipc_conn *c,
 /* write.c: writing frames, backpressure, ipc_schedule() and ipc_write() */
 IPC_HIDDEN int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
 				const char *payload, size_t len);
+/* The same with fds (@m, taken on success): c must be a Unix socket. */
+IPC_HIDDEN int ipc__frame_queue_fds(struct ipc_ctx *ctx, struct ipc_conn *c,
+				    const char *payload, size_t len,
+				    struct ipc_fdmsg *m);
 IPC_HIDDEN int ipc__flush(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN void ipc__flush_dirty(struct ipc_ctx *ctx);
 IPC_HIDDEN void ipc__out_drop(struct ipc_ctx *ctx, struct ipc_conn *c);

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Bytes still missing from the frame at the start of the buffer, or 0. */
@@ -51,6 +52,143 @@ int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c)
 				     missing ? missing : SIZE_MAX);
 }
 
+/*
+ * The buffer offset of the frame that holds the last byte of
+ * data[b->off, b->len): the frame a read ending there brought fds for.
+ */
+static size_t last_frame_start(const struct ipc_buf *b)
+{
+	size_t pos = b->off, last = b->off;
+	uint64_t end;
+
+	while (pos < b->len) {
+		last = pos;
+		if (b->len - pos < IPC_HEADER)
+			break;
+		end = (uint64_t)pos + IPC_HEADER +
+		      ipc__be32_get(b->data + pos);
+		if (end >= b->len)
+			break;
+		pos = (size_t)end;
+	}
+	return last;
+}
+
+/*
+ * Files the fds that came with the @n bytes just read at data[b->len]
+ * under the frame they belong to: the frame that holds the read's last
+ * byte, which must start in this read (a frame's fds come with its first
+ * byte).  -EPROTO for fds that came in the middle of a frame or over the
+ * bound; on failure, the fds are closed.
+ */
+static int rx_fds_file(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       const int *fds, uint32_t nfds, size_t n)
+{
+	struct ipc_buf *b = &c->in;
+	struct ipc_fdmsg *m;
+	size_t start, was = b->len;
+	uint32_t i;
+
+	b->len += n;
+	start = last_frame_start(b);
+	b->len = was;
+	if (start < was || c->rxq.nfds + nfds > ctx->fd_limit ||
+	    ipc__fdq_reserve(&c->rxq) < 0)
+		goto refused;
+	m = ipc__fdmsg_new(fds, nfds);
+	if (!m)
+		goto refused;
+	m->at = c->rx_total + (start - was);
+	ipc__fdq_push(&c->rxq, m);
+	return 0;
+refused:
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	return -EPROTO;
+}
+
+/*
+ * The fds of a control message: SCM_RIGHTS alone, whole.  Returns their
+ * count and their address in *fds, or -EPROTO (any received are closed).
+ */
+static int rx_fds_parse(struct msghdr *msg, const int **fds)
+{
+	struct cmsghdr *cm;
+	int count = 0, bad = 0;
+	size_t k;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS && !count) {
+			*fds = (const int *)(void *)CMSG_DATA(cm);
+			count = (int)((cm->cmsg_len - CMSG_LEN(0)) /
+				      sizeof(int));
+			continue;
+		}
+		bad = 1;
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS)
+			for (k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) /
+				    sizeof(int); k++)
+				close(((const int *)(void *)CMSG_DATA(cm))[k]);
+	}
+	if ((msg->msg_flags & MSG_CTRUNC) || bad) {
+		for (k = 0; k < (size_t)count; k++)
+			close((*fds)[k]);
+		return -EPROTO;
+	}
+	return count;
+}
+
+/*
+ * One read of up to @len bytes at data[b->len] with the fds that come
+ * with them (a Unix socket), room for no more fds than the connection's
+ * bound leaves: more make MSG_CTRUNC, and the peer is dropped.  Returns
+ * the byte count, 0 at end of stream, or -errno (-EPROTO for bad fds).
+ */
+static ssize_t rx_read(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} control;
+	struct ipc_buf *b = &c->in;
+	struct iovec iov = { .iov_base = b->data + b->len, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t room = 0;
+	const int *fds = NULL;
+	ssize_t n;
+	int nfds;
+
+	if (!(c->flags & IPC_F_UNIX)) {
+		do {
+			n = read(c->fd, iov.iov_base, len);
+		} while (n < 0 && errno == EINTR);
+		return n < 0 ? -errno : n;
+	}
+	if (ctx->fd_limit > c->rxq.nfds)
+		room = ctx->fd_limit - c->rxq.nfds;
+	if (room > IPC_FDS_MAX)
+		room = IPC_FDS_MAX;
+	if (room) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_LEN(sizeof(int) * room);
+	}
+	do {
+		n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	nfds = rx_fds_parse(&msg, &fds);
+	if (nfds < 0)
+		return nfds;
+	if (nfds && (!n || rx_fds_file(ctx, c, fds, (uint32_t)nfds,
+				       (size_t)n) < 0))
+		return -EPROTO;
+	c->rx_total += (uint64_t)n;
+	return n;
+}
+
 /* Reads once into c->in; returns the byte count, 0 at end of stream or
  * -errno. */
 ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
@@ -62,14 +200,11 @@ ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
 	ret = ipc__in_reserve(ctx, c);
 	if (ret < 0)
 		return ret;
-	do {
-		n = read(c->fd, b->data + b->len, b->cap - b->len);
-	} while (n < 0 && errno == EINTR);
+	n = rx_read(ctx, c, b->cap - b->len);
 	if (n > 0) {
 		b->len += (size_t)n;
 		return n;
 	}
-	n = n < 0 ? -errno : 0;
 	ipc__buf_release(ctx, b);
 	return n;
 }
@@ -86,6 +221,7 @@ int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c, char *buf,
 {
 	struct ipc_buf *b = &c->in;
 	size_t missing = frame_missing(b), held;
+	uint64_t at = c->rx_total - (b->len - b->off);
 	int avail;
 	ssize_t n;
 
@@ -104,6 +240,8 @@ int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c, char *buf,
 		return 0;
 	}
 	memcpy(buf, b->data + b->off + IPC_HEADER, held);
+	c->rx_total += missing;
+	ipc__msg_fds_set(ctx, ipc__rx_fds_take(c, at));
 	b->off = b->len;
 	ipc__buf_release(ctx, b);
 	*len = held + missing;
@@ -161,6 +299,7 @@ static int frame_take(struct ipc_ctx *ctx, struct ipc_conn *c,
 		return -EMSGSIZE;
 	if (len)
 		memcpy(buffer, payload, len);
+	ipc__msg_fds_set(ctx, ipc__rx_fds_take(c, ipc__frame_at(c)));
 	ipc__frame_consume(ctx, c, len);
 	return 0;
 }
@@ -181,6 +320,8 @@ static int read_message(struct ipc_ctx *ctx, struct ipc_conn *c,
 	ssize_t n;
 	int ret;
 
+	/* The last message's fds not taken are closed (ipc_message_fds()). */
+	ipc__msg_fds_set(ctx, NULL);
 	for (;;) {
 		ret = ipc__frame_peek(ctx, c, &payload, &len);
 		if (ret < 0)

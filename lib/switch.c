@@ -259,11 +259,20 @@ int ipc__switch_eof(struct ipc_ctx *ctx, struct ipc_conn *c,
  * refused it.  The callback may add connections (moving the table).
  */
 static int forward(struct ipc_ctx *ctx, uint32_t slot, const char *payload,
-		   size_t len)
+		   size_t len, struct ipc_fdmsg *m)
 {
 	struct ipc_conn *dst = &ctx->conns[slot];
 	char ret;
 	int err;
+
+	if (m) {
+		err = ipc__frame_queue_fds(ctx, dst, payload, len, m);
+		if (err < 0)
+			return err;
+		ipc__dirty_push(ctx, slot);
+		ipc__throttle_check(ctx, dst);
+		return 0;
+	}
 
 	if (dst->cb_out) {
 		ctx->in_callback++;
@@ -331,6 +340,24 @@ static int read_callback(struct ipc_ctx *ctx, uint32_t slot, size_t *len)
 	return ret == CB_IGNORE || ret == CB_FD_CLOSING ? 0 : -EPIPE;
 }
 
+/*
+ * Takes the fds of c's next frame into *mp.  A side that cannot carry
+ * them (not a Unix socket, or written by an output callback) refuses the
+ * message: true, the fds closed, and c is disconnected (doc/network.md).
+ */
+static bool fds_refused(struct ipc_ctx *ctx, struct ipc_conn *c,
+			struct ipc_fdmsg **mp)
+{
+	struct ipc_conn *dst = &ctx->conns[c->peer];
+
+	*mp = ipc__rx_fds_take(c, ipc__frame_at(c));
+	if (!*mp || ((dst->flags & IPC_F_UNIX) && !dst->cb_out))
+		return false;
+	ipc__fdmsg_free(*mp);
+	*mp = NULL;
+	return true;
+}
+
 static void preview(struct ipc_event *ev, const char *payload, size_t len)
 {
 	ev->len = len;
@@ -351,6 +378,7 @@ int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
 {
 	uint32_t slot = ipc__slot_of(ctx, c), dst = c->peer;
 	bool via_callback = c->cb_in != NULL;
+	struct ipc_fdmsg *m = NULL;
 	const char *payload = NULL;
 	size_t len = 0;
 	int ret;
@@ -365,7 +393,12 @@ int ipc__switch_step(struct ipc_ctx *ctx, struct ipc_conn *c,
 		return ret;
 	if (via_callback)
 		payload = ctx->scratch;
-	ret = forward(ctx, dst, payload, len);
+	else if (fds_refused(ctx, c, &m))
+		return ipc__disconnect(ctx, c, ev);
+	ret = forward(ctx, dst, payload, len, m);
+	/* Forwarded later: the fds wait with their frame. */
+	if (ret == -ENOMEM && m)
+		ipc__fdq_unpop(&ctx->conns[slot].rxq, m);
 	if (ret == -ENOMEM)
 		return ret;
 	c = &ctx->conns[slot];

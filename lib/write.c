@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -74,6 +75,71 @@ int ipc__frame_queue(struct ipc_ctx *ctx, struct ipc_conn *c,
 	return 0;
 }
 
+/*
+ * The fds leave with a sendmsg(2) that starts at the frame's header and
+ * ends with the frame at the latest (see write_out()), so that the read
+ * that brings them ends inside it (see fds.c).
+ */
+int ipc__frame_queue_fds(struct ipc_ctx *ctx, struct ipc_conn *c,
+			 const char *payload, size_t len, struct ipc_fdmsg *m)
+{
+	size_t unsent = c->out.len - c->out.off - c->out_sent;
+	int ret = ipc__fdq_reserve(&c->txq);
+
+	if (!ret)
+		ret = ipc__frame_queue(ctx, c, payload, len);
+	if (ret < 0)
+		return ret;
+	m->at = c->tx_total + unsent;
+	ipc__fdq_push(&c->txq, m);
+	return 0;
+}
+
+/*
+ * Sends the next @len bytes of the queue, and with them the fds of the
+ * frame they start, if it carries some: then no byte after that frame.
+ */
+static ssize_t send_next(struct ipc_conn *c, const char *p, size_t *lenp)
+{
+	size_t len = *lenp;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = (char *)p };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct ipc_fdmsg *m = c->txq.count ? c->txq.v[0] : NULL;
+	struct cmsghdr *cm;
+	size_t flen;
+	ssize_t n;
+
+	if (!m)
+		return ipc__send(c, p, len);
+	if (m->at > c->tx_total) {
+		if (m->at - c->tx_total < len)
+			*lenp = len = (size_t)(m->at - c->tx_total);
+		return ipc__send(c, p, len);
+	}
+	flen = IPC_HEADER + ipc__be32_get(p);
+	*lenp = iov.iov_len = len < flen ? len : flen;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * m->n);
+	memset(control.buf, 0, msg.msg_controllen);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * m->n);
+	memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->n);
+	do {
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* Sent with the frame's first byte: our duplicates go. */
+	ipc__fdmsg_free(ipc__fdq_pop(&c->txq));
+	return n;
+}
+
 /* Counts the frames written whole and drops them from the queue. */
 static uint32_t out_complete(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
@@ -106,15 +172,18 @@ static int write_out(struct ipc_ctx *ctx, struct ipc_conn *c)
 	int ret = 0;
 
 	while ((pending = b->len - b->off - c->out_sent) > 0) {
-		n = ipc__send(c, b->data + b->off + c->out_sent, pending);
+		size_t len = pending;
+
+		n = send_next(c, b->data + b->off + c->out_sent, &len);
 		if (n < 0) {
 			ret = (int)n == -EWOULDBLOCK ? -EAGAIN : (int)n;
 			break;
 		}
 		c->out_sent += (size_t)n;
+		c->tx_total += (uint64_t)n;
 		if (c->flags & (IPC_F_CLOSING | IPC_F_DRAIN))
 			ipc__linger_progress(c);
-		if ((size_t)n < pending) {
+		if ((size_t)n < len) {
 			ret = -EAGAIN;
 			break;
 		}
@@ -141,6 +210,7 @@ void ipc__out_drop(struct ipc_ctx *ctx, struct ipc_conn *c)
 {
 	c->out_sent = 0;
 	ipc__buf_drop(ctx, &c->out);
+	ipc__fdq_clear(&c->txq);
 }
 
 static void set_pollout(struct ipc_ctx *ctx, struct ipc_conn *c, bool on)
@@ -295,6 +365,7 @@ static int schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
 		goto failed;
 	if (n < 0)
 		n = 0;
+	c->tx_total += (uint64_t)n;
 	if ((size_t)n == IPC_HEADER + len) {
 		c->tx_pending++;
 		ipc__ready_push(ctx, ipc__slot_of(ctx, c));
@@ -338,21 +409,29 @@ static int send_check(struct ipc_ctx *ctx, int fd, const char *mcontent,
 	return 0;
 }
 
+/* Room in c's queue for one more frame of @mlen bytes (-ENOBUFS). */
+static int queue_room(struct ipc_ctx *ctx, struct ipc_conn *c, size_t mlen)
+{
+	size_t queued = out_queued(c);
+
+	if (queued > ctx->queue_max ||
+	    IPC_HEADER + mlen > ctx->queue_max - queued)
+		return -ENOBUFS;
+	return 0;
+}
+
 IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 			    size_t mlen)
 {
 	struct ipc_ctx *ctx = ctx_;
 	struct ipc_conn *c;
-	size_t queued;
 	int ret;
 
 	ret = send_check(ctx, servicefd, mcontent, mlen, &c);
+	if (!ret)
+		ret = queue_room(ctx, c, mlen);
 	if (ret < 0)
 		return ret;
-	queued = out_queued(c);
-	if (queued > ctx->queue_max ||
-	    IPC_HEADER + mlen > ctx->queue_max - queued)
-		return -ENOBUFS;
 	ipc__widen(c, mlen);
 	if (mlen >= IPC_DIRECT_FROM && c->out.len == c->out.off &&
 	    !(c->flags & IPC_F_POLLOUT))
@@ -364,6 +443,64 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 	ret = ipc__frame_queue(ctx, c, mcontent, mlen);
 	if (ret < 0)
 		return ret;
+	ipc__dirty_push(ctx, ipc__slot_of(ctx, c));
+	ipc__throttle_check(ctx, c);
+	return 0;
+}
+
+/* Close-on-exec duplicates of the caller's fds: -EINVAL for a bad one. */
+static int fds_dup(const int *fds, size_t nfds, struct ipc_fdmsg **mp)
+{
+	struct ipc_fdmsg *m = ipc__fdmsg_new(NULL, (uint32_t)nfds);
+	uint32_t i;
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	for (i = 0; i < nfds; i++) {
+		m->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		if (m->fds[i] < 0) {
+			ret = errno == EBADF ? -EINVAL : -errno;
+			m->n = i;
+			ipc__fdmsg_free(m);
+			return ret;
+		}
+	}
+	*mp = m;
+	return 0;
+}
+
+IPC_EXPORT int ipc_schedule_fds(void *ctx_, int servicefd,
+				const char *mcontent, size_t mlen,
+				const int *fds, size_t nfds)
+{
+	struct ipc_ctx *ctx = ctx_;
+	struct ipc_fdmsg *m = NULL;
+	struct ipc_conn *c;
+	int ret;
+
+	if (!nfds)
+		return ipc_schedule(ctx, servicefd, mcontent, mlen);
+	ret = send_check(ctx, servicefd, mcontent, mlen, &c);
+	if (ret < 0)
+		return ret;
+	if (!fds)
+		return -EINVAL;
+	if (nfds > IPC_FDS_MAX)
+		return -E2BIG;
+	if (!(c->flags & IPC_F_UNIX))
+		return -EOPNOTSUPP;
+	ret = queue_room(ctx, c, mlen);
+	if (!ret)
+		ret = fds_dup(fds, nfds, &m);
+	if (ret < 0)
+		return ret;
+	ipc__widen(c, mlen);
+	ret = ipc__frame_queue_fds(ctx, c, mcontent, mlen, m);
+	if (ret < 0) {
+		ipc__fdmsg_free(m);
+		return ret;
+	}
 	ipc__dirty_push(ctx, ipc__slot_of(ctx, c));
 	ipc__throttle_check(ctx, c);
 	return 0;
@@ -394,6 +531,7 @@ static int write_all(struct ipc_conn *c, struct iovec *iov, int iovcnt)
 		}
 		if (n < 0)
 			return -errno;
+		c->tx_total += (uint64_t)n;
 		while (msg.msg_iovlen && (size_t)n >= msg.msg_iov->iov_len) {
 			n -= (ssize_t)msg.msg_iov->iov_len;
 			msg.msg_iov++;

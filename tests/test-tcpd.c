@@ -348,6 +348,53 @@ static void test_outbound_relay(Fixture *f, gconstpointer data)
 	net_daemon_stop(&a);
 }
 
+/*
+ * Fds cannot cross TCP: ipc-tcpd disconnects the client that sends some
+ * (the message goes nowhere, never silently; doc/network.md), closes
+ * them, and the service sees the connection end.
+ */
+static void test_outbound_fds(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	g_autofree char *uri = NULL;
+	struct net_daemon a, b;
+	int svc, fd, local = -1, pipefd[2];
+	gboolean client_gone = FALSE, service_gone = FALSE;
+
+	(void)data;
+	svc = ipc_test_service_init(f->ctx, SERVICE);
+	tcpd_start(f, &a, "tcp", NULL);
+	tcpd_start(f, &b, "tcp-b", NULL);
+	uri = g_strdup_printf("tcp://%s:%u/%s", b.addr, b.port, SERVICE);
+	fd = ask(f, "tcp", uri, svc, &local, &ev);
+	g_assert_cmpmem(ev.data, ev.len, "ok", 2);
+	if (local < 0)
+		local = ipc_test_accept(f->ctx, svc, NULL);
+	g_assert_cmpint(ipc_write(f->ctx, fd, "ping", 4), ==, 0);
+	ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
+	ipc_test_assert_message(&ev, ev.index, local, "ping", 4);
+
+	g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				     pipefd));
+	g_assert_cmpint(ipc_schedule_fds(f->ctx, fd, "fds", 3, &pipefd[1], 1),
+			==, 0);
+	close(pipefd[1]);
+	while (!client_gone || !service_gone) {
+		ipc_test_next_event(f->ctx, &ev);
+		g_assert_cmpint(ev.type, !=, MESSAGE_RX);
+		if (ev.type == DISCONNECTION && ev.fd == fd)
+			client_gone = TRUE;
+		else if (ev.type == DISCONNECTION && ev.fd == local)
+			service_gone = TRUE;
+	}
+	/* ipc-tcpd closed its copy of the socket's other end. */
+	ipc_test_assert_eof(pipefd[0]);
+	close(pipefd[0]);
+
+	net_daemon_stop(&b);
+	net_daemon_stop(&a);
+}
+
 static void test_outbound_refused(Fixture *f, gconstpointer data)
 {
 	g_autofree char *uri = NULL;
@@ -580,6 +627,7 @@ int main(int argc, char **argv)
 	IPC_TEST_ADD("/ipc/tcpd/inbound/garbage", test_inbound_garbage, NULL);
 	IPC_TEST_ADD("/ipc/tcpd/inbound/stalled", test_inbound_stalled, NULL);
 	IPC_TEST_ADD("/ipc/tcpd/outbound/relay", test_outbound_relay, NULL);
+	IPC_TEST_ADD("/ipc/tcpd/outbound/fds", test_outbound_fds, NULL);
 	IPC_TEST_ADD("/ipc/tcpd/outbound/refused", test_outbound_refused,
 		     NULL);
 	IPC_TEST_ADD("/ipc/tcpd/outbound/bad-remote",
