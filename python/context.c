@@ -391,18 +391,46 @@ PyDoc_STRVAR(wait_doc,
 "others resume it.  FileNotFoundError (ENOENT) when the context holds\n"
 "no fd and no timer (ipc_wait_event_timeout(3)).");
 
-static PyObject *context_wait(Context *self, PyObject *args, PyObject *kwds)
+/* wait()'s argument: positional or timeout=, None or seconds. */
+static int wait_timeout(PyObject *const *args, Py_ssize_t nargs,
+			PyObject *kwnames, PyObject **timeout)
 {
-	static char kw_timeout[] = "timeout";
-	static char *kwlist[] = { kw_timeout, NULL };
-	PyObject *timeout = Py_None;
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+	*timeout = Py_None;
+	if (nargs + nkw > 1) {
+		PyErr_SetString(PyExc_TypeError,
+				"wait() takes at most 1 argument");
+		return -1;
+	}
+	if (nkw == 1 &&
+	    PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+					     "timeout") != 0) {
+		PyErr_Format(PyExc_TypeError,
+			     "wait() got an unexpected keyword argument %R",
+			     PyTuple_GET_ITEM(kwnames, 0));
+		return -1;
+	}
+	if (nargs + nkw == 1)
+		*timeout = args[0];
+	return 0;
+}
+
+/*
+ * An event already known (more messages from one read, sent messages)
+ * is taken without letting the GIL go: a stream costs one call each.
+ * Otherwise the wait runs without the GIL.
+ */
+static PyObject *context_wait(Context *self, PyObject *const *args,
+			      Py_ssize_t nargs, PyObject *kwnames)
+{
+	PyObject *timeout;
 	double seconds = 0, deadline = 0;
 	size_t index, len;
 	int fd, newfd, ret, ms = -1;
 	char type;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait", kwlist,
-					 &timeout))
+	if (wait_timeout(args, nargs, kwnames, &timeout) < 0)
 		return NULL;
 	if (timeout != Py_None) {
 		seconds = PyFloat_AsDouble(timeout);
@@ -421,11 +449,10 @@ static PyObject *context_wait(Context *self, PyObject *args, PyObject *kwds)
 		return NULL;
 	for (;;) {
 		len = self->bufsize;
-		if (ms == 0) {
-			ret = ipc_wait_event_timeout(self->ctx, &type, &index,
-						     &fd, &newfd, self->buf,
-						     &len, 0);
-		} else {
+		ret = ipc_wait_event_timeout(self->ctx, &type, &index, &fd,
+					     &newfd, self->buf, &len, 0);
+		if (ret == -EAGAIN && ms != 0) {
+			len = self->bufsize;
 			self->busy = 1;
 			Py_BEGIN_ALLOW_THREADS
 			ret = ipc_wait_event_timeout(self->ctx, &type, &index,
@@ -683,7 +710,7 @@ static PyMethodDef context_methods[] = {
 	{ "write", (PyCFunction)context_write, METH_VARARGS, write_doc },
 	{ "read", (PyCFunction)context_read, METH_O, read_doc },
 	{ "wait", (PyCFunction)(void (*)(void))context_wait,
-	  METH_VARARGS | METH_KEYWORDS, wait_doc },
+	  METH_FASTCALL | METH_KEYWORDS, wait_doc },
 	{ "close", (PyCFunction)context_close, METH_O, close_doc },
 	{ "close_all", (PyCFunction)context_close_all, METH_NOARGS,
 	  close_all_doc },
