@@ -7,6 +7,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,14 +46,27 @@ class Rundir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def wait_for_socket(path, proc=None, limit=10.0):
+def listening(path):
+    """The socket exists and is listening (bind comes before listen)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def wait_for_socket(path, proc=None, limit=30.0):
     deadline = time.monotonic() + limit
-    while not os.path.exists(path):
+    while not listening(path):
         if proc is not None and proc.poll() is not None:
-            raise AssertionError("%s exited before creating %s"
+            raise AssertionError("%s exited before listening on %s"
                                  % (proc.args, path))
         if time.monotonic() > deadline:
-            raise AssertionError("no %s after %s s" % (path, limit))
+            raise AssertionError("nobody listens on %s after %s s"
+                                 % (path, limit))
         time.sleep(0.02)
 
 
