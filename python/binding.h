@@ -2,7 +2,8 @@
  * libipc for Python: what the module's files share.
  *
  * module.c   the module: constants, EventType, Event, errors
- * context.c  the Context type and its methods
+ * context.c  the Context type: its life, fds and properties
+ * messages.c schedule(), write(), read(), wait()
  * aio.c      wait_async() and events(), on the running asyncio loop
  *
  * SPDX-License-Identifier: ISC
@@ -42,8 +43,24 @@ PyObject *ipcpy_event_new(char type, size_t index, int fd, int newfd,
 PyObject *ipcpy_raise(int err, PyObject *what);
 PyObject *ipcpy_raise_fd(int err, int fd);
 
+/* The receive buffer: its first size, and the size it shrinks back to. */
+#define BUFFER_SIZE_INITIAL (64 * 1024)
+#define BUFFER_SIZE_KEPT (1024 * 1024)
+
 /* context.c */
 PyTypeObject *ipcpy_context_type_new(PyObject *module);
+int ipcpy_as_int(PyObject *obj);
+int ipcpy_check_usable(struct ipcpy_context *self);
+
+/* messages.c: methods of Context, and their docstrings */
+PyObject *ipcpy_schedule(struct ipcpy_context *self, PyObject *const *args,
+			 Py_ssize_t nargs);
+PyObject *ipcpy_write(struct ipcpy_context *self, PyObject *args);
+PyObject *ipcpy_read(struct ipcpy_context *self, PyObject *arg);
+PyObject *ipcpy_wait(struct ipcpy_context *self, PyObject *const *args,
+		     Py_ssize_t nargs, PyObject *kwnames);
+extern const char ipcpy_schedule_doc[], ipcpy_write_doc[], ipcpy_read_doc[],
+	ipcpy_wait_doc[];
 
 /* aio.c: adds wait_async() and events() to the Context type. */
 int ipcpy_aio_add(PyTypeObject *context_type);

@@ -1,6 +1,7 @@
 /*
  * libipc for Python: the Context type.
  *
+ * Its life, its fds, its properties; the messages are in messages.c.
  * Every method checks that the context is open and that no other thread
  * is inside a call of it (a call that waits runs without the GIL, and a
  * libipc context is not thread-safe): ValueError and RuntimeError, never
@@ -21,14 +22,10 @@
 #include "binding.h"
 #include <structmember.h>
 
-/* The receive buffer: its first size, and the size it shrinks back to. */
-#define BUFFER_SIZE_INITIAL (64 * 1024)
-#define BUFFER_SIZE_KEPT (1024 * 1024)
-
 typedef struct ipcpy_context Context;
 
 /* An int argument (an fd, milliseconds): TypeError or OverflowError. */
-static int as_int(PyObject *obj)
+int ipcpy_as_int(PyObject *obj)
 {
 	long value = PyLong_AsLong(obj);
 
@@ -42,7 +39,7 @@ static int as_int(PyObject *obj)
 	return (int)value;
 }
 
-static int check_usable(Context *self)
+int ipcpy_check_usable(struct ipcpy_context *self)
 {
 	if (!self->ctx) {
 		PyErr_SetString(PyExc_ValueError,
@@ -55,33 +52,6 @@ static int check_usable(Context *self)
 		return -1;
 	}
 	return 0;
-}
-
-static int grow_buffer(Context *self, size_t needed)
-{
-	char *bigger = realloc(self->buf, needed);
-
-	if (!bigger) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	self->buf = bigger;
-	self->bufsize = needed;
-	return 0;
-}
-
-/* After a large message, the buffer goes back to a modest size. */
-static void trim_buffer(Context *self)
-{
-	char *smaller;
-
-	if (self->bufsize <= BUFFER_SIZE_KEPT)
-		return;
-	smaller = realloc(self->buf, BUFFER_SIZE_INITIAL);
-	if (smaller) {
-		self->buf = smaller;
-		self->bufsize = BUFFER_SIZE_INITIAL;
-	}
 }
 
 /*
@@ -108,26 +78,6 @@ static PyObject *service_name(PyObject *name)
 		return NULL;
 	}
 	return bytes;
-}
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Milliseconds for ipc_wait_event_timeout(): rounded up, -1 for None. */
-static int timeout_ms(double seconds)
-{
-	double ms = ceil(seconds * 1000.0);
-
-	if (ms <= 0)
-		return 0;
-	if (ms >= INT_MAX)
-		return INT_MAX;
-	return (int)ms;
 }
 
 static PyObject *context_new(PyTypeObject *type, PyObject *args,
@@ -201,7 +151,7 @@ static PyObject *context_deinit(Context *self, PyObject *unused)
 static PyObject *context_enter(Context *self, PyObject *unused)
 {
 	(void)unused;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	return Py_NewRef((PyObject *)self);
 }
@@ -226,7 +176,7 @@ static PyObject *context_service(Context *self, PyObject *name)
 	PyObject *bytes;
 	int fd, ret;
 
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	bytes = service_name(name);
 	if (!bytes)
@@ -252,7 +202,7 @@ static PyObject *context_connect(Context *self, PyObject *name)
 	PyObject *bytes;
 	int fd, ret;
 
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	bytes = service_name(name);
 	if (!bytes)
@@ -269,229 +219,6 @@ static PyObject *context_connect(Context *self, PyObject *name)
 	return PyLong_FromLong(fd);
 }
 
-PyDoc_STRVAR(schedule_doc,
-"schedule(fd, data)\n--\n\n"
-"Queue one message (any bytes-like object); never blocks.\n"
-"\n"
-"The payload is copied; a MESSAGE_TX event follows once it is written.\n"
-"OSError(EMSGSIZE) above max_message_size, OSError(ENOBUFS) when the\n"
-"queue is full, BrokenPipeError when the peer is gone (ipc_schedule(3)).");
-
-static PyObject *context_schedule(Context *self, PyObject *const *args,
-				  Py_ssize_t nargs)
-{
-	Py_buffer data;
-	int fd, ret;
-
-	if (nargs != 2) {
-		PyErr_Format(PyExc_TypeError,
-			     "schedule() takes 2 arguments (%zd given)", nargs);
-		return NULL;
-	}
-	fd = as_int(args[0]);
-	if (fd == -1 && PyErr_Occurred())
-		return NULL;
-	if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0)
-		return NULL;
-	ret = check_usable(self);
-	if (ret == 0)
-		ret = ipc_schedule(self->ctx, fd, data.buf, (size_t)data.len);
-	PyBuffer_Release(&data);
-	if (ret == -1 && PyErr_Occurred())
-		return NULL;
-	if (ret < 0)
-		return ipcpy_raise_fd(-ret, fd);
-	Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(write_doc,
-"write(fd, data)\n--\n\n"
-"Write one message (any bytes-like object) before returning.\n"
-"\n"
-"Messages scheduled before it leave first.  No MESSAGE_TX event follows.\n"
-"The GIL is released while writing.  BrokenPipeError when the peer is\n"
-"gone (ipc_write(3)).");
-
-static PyObject *context_write(Context *self, PyObject *args)
-{
-	Py_buffer data;
-	int fd, ret;
-
-	if (!PyArg_ParseTuple(args, "iy*:write", &fd, &data))
-		return NULL;
-	if (check_usable(self) < 0) {
-		PyBuffer_Release(&data);
-		return NULL;
-	}
-	self->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	ret = ipc_write(self->ctx, fd, data.buf, (size_t)data.len);
-	Py_END_ALLOW_THREADS
-	self->busy = 0;
-	PyBuffer_Release(&data);
-	if (ret < 0)
-		return ipcpy_raise_fd(-ret, fd);
-	Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(read_doc,
-"read(fd) -> bytes\n--\n\n"
-"Read one whole message from the connection FD, waiting for it.\n"
-"\n"
-"Any size up to max_message_size is returned whole.  The GIL is\n"
-"released while waiting.  ConnectionResetError when the peer went away;\n"
-"its DISCONNECTION event follows from wait() (ipc_read_fd(3)).");
-
-static PyObject *context_read(Context *self, PyObject *arg)
-{
-	PyObject *message;
-	size_t len;
-	int fd, ret;
-
-	fd = as_int(arg);
-	if (fd == -1 && PyErr_Occurred())
-		return NULL;
-	if (check_usable(self) < 0)
-		return NULL;
-	for (;;) {
-		len = self->bufsize;
-		self->busy = 1;
-		Py_BEGIN_ALLOW_THREADS
-		ret = ipc_read_fd(self->ctx, fd, self->buf, &len);
-		Py_END_ALLOW_THREADS
-		self->busy = 0;
-		if (ret == -EMSGSIZE && len > self->bufsize) {
-			if (grow_buffer(self, len) < 0)
-				return NULL;
-			continue;
-		}
-		if (ret == -EINTR) {
-			if (PyErr_CheckSignals() < 0)
-				return NULL;
-			continue;
-		}
-		break;
-	}
-	if (ret < 0)
-		return ipcpy_raise_fd(-ret, fd);
-	message = PyBytes_FromStringAndSize(self->buf, (Py_ssize_t)len);
-	trim_buffer(self);
-	return message;
-}
-
-PyDoc_STRVAR(wait_doc,
-"wait(timeout=None) -> Event | None\n--\n\n"
-"Wait for the next event and return it.\n"
-"\n"
-"TIMEOUT is in seconds (a float); None waits as long as needed, 0 never\n"
-"blocks.  Returns None when the timeout passed without an event; nothing\n"
-"is lost.  Messages of any size up to max_message_size are returned\n"
-"whole.  The GIL is released while waiting; a signal whose Python\n"
-"handler raises (KeyboardInterrupt) ends the wait with that exception,\n"
-"others resume it.  FileNotFoundError (ENOENT) when the context holds\n"
-"no fd and no timer (ipc_wait_event_timeout(3)).");
-
-/* wait()'s argument: positional or timeout=, None or seconds. */
-static int wait_timeout(PyObject *const *args, Py_ssize_t nargs,
-			PyObject *kwnames, PyObject **timeout)
-{
-	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-
-	*timeout = Py_None;
-	if (nargs + nkw > 1) {
-		PyErr_SetString(PyExc_TypeError,
-				"wait() takes at most 1 argument");
-		return -1;
-	}
-	if (nkw == 1 &&
-	    PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
-					     "timeout") != 0) {
-		PyErr_Format(PyExc_TypeError,
-			     "wait() got an unexpected keyword argument %R",
-			     PyTuple_GET_ITEM(kwnames, 0));
-		return -1;
-	}
-	if (nargs + nkw == 1)
-		*timeout = args[0];
-	return 0;
-}
-
-/*
- * An event already known (more messages from one read, sent messages)
- * is taken without letting the GIL go: a stream costs one call each.
- * Otherwise the wait runs without the GIL.
- */
-static PyObject *context_wait(Context *self, PyObject *const *args,
-			      Py_ssize_t nargs, PyObject *kwnames)
-{
-	PyObject *timeout;
-	double seconds = 0, deadline = 0;
-	size_t index, len;
-	int fd, newfd, ret, ms = -1;
-	char type;
-
-	if (wait_timeout(args, nargs, kwnames, &timeout) < 0)
-		return NULL;
-	if (timeout != Py_None) {
-		seconds = PyFloat_AsDouble(timeout);
-		if (seconds == -1.0 && PyErr_Occurred())
-			return NULL;
-		if (isnan(seconds) || seconds < 0) {
-			PyErr_SetString(PyExc_ValueError,
-					"timeout must be None or >= 0");
-			return NULL;
-		}
-		ms = timeout_ms(seconds);
-		if (ms > 0)
-			deadline = monotonic_seconds() + seconds;
-	}
-	if (check_usable(self) < 0)
-		return NULL;
-	for (;;) {
-		len = self->bufsize;
-		ret = ipc_wait_event_timeout(self->ctx, &type, &index, &fd,
-					     &newfd, self->buf, &len, 0);
-		if (ret == -EAGAIN && ms != 0) {
-			len = self->bufsize;
-			self->busy = 1;
-			Py_BEGIN_ALLOW_THREADS
-			ret = ipc_wait_event_timeout(self->ctx, &type, &index,
-						     &fd, &newfd, self->buf,
-						     &len, ms);
-			Py_END_ALLOW_THREADS
-			self->busy = 0;
-		}
-		if (ret == -EMSGSIZE && len > self->bufsize) {
-			/* The message is kept for the next call. */
-			if (grow_buffer(self, len) < 0)
-				return NULL;
-			continue;
-		}
-		if (ret == -EINTR) {
-			if (PyErr_CheckSignals() < 0)
-				return NULL;
-			if (ms > 0)
-				ms = timeout_ms(deadline - monotonic_seconds());
-			continue;
-		}
-		break;
-	}
-	if (ret == -EAGAIN)
-		Py_RETURN_NONE;
-	if (ret < 0)
-		return ipcpy_raise(-ret, NULL);
-	/* SWITCH_RX reports the forwarded length; the buffer has its start. */
-	if (len > self->bufsize)
-		len = self->bufsize;
-	{
-		PyObject *event = ipcpy_event_new(type, index, fd, newfd,
-						  self->buf, len);
-
-		trim_buffer(self);
-		return event;
-	}
-}
-
 PyDoc_STRVAR(close_doc,
 "close(fd)\n--\n\n"
 "Close one connection, service or external fd of the context.\n"
@@ -502,12 +229,12 @@ PyDoc_STRVAR(close_doc,
 
 static PyObject *context_close(Context *self, PyObject *arg)
 {
-	int fd = as_int(arg);
+	int fd = ipcpy_as_int(arg);
 	int ret;
 
 	if (fd == -1 && PyErr_Occurred())
 		return NULL;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	ret = ipc_close_fd(self->ctx, fd);
 	if (ret < 0)
@@ -525,7 +252,7 @@ static PyObject *context_close_all(Context *self, PyObject *unused)
 	int ret;
 
 	(void)unused;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	ret = ipc_close_all(self->ctx);
 	if (ret < 0)
@@ -543,12 +270,12 @@ PyDoc_STRVAR(add_external_doc,
 
 static PyObject *context_add_external(Context *self, PyObject *arg)
 {
-	int fd = as_int(arg);
+	int fd = ipcpy_as_int(arg);
 	int ret;
 
 	if (fd == -1 && PyErr_Occurred())
 		return NULL;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	ret = ipc_add_external(self->ctx, fd);
 	if (ret < 0)
@@ -567,7 +294,7 @@ static PyObject *context_add_switch(Context *self, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "ii:add_switch", &fd1, &fd2))
 		return NULL;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	ret = ipc_add_switch(self->ctx, fd1, fd2);
 	if (ret < 0) {
@@ -590,7 +317,7 @@ PyDoc_STRVAR(peer_credentials_doc,
 
 static PyObject *context_peer_credentials(Context *self, PyObject *arg)
 {
-	int fd = as_int(arg);
+	int fd = ipcpy_as_int(arg);
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -598,7 +325,7 @@ static PyObject *context_peer_credentials(Context *self, PyObject *arg)
 
 	if (fd == -1 && PyErr_Occurred())
 		return NULL;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	ret = ipc_peer_credentials(self->ctx, fd, &pid, &uid, &gid);
 	if (ret < 0)
@@ -625,7 +352,7 @@ static PyObject *context_queue_limits(Context *self, PyObject *args)
 				"queue_limits: 0 < high_water <= max");
 		return NULL;
 	}
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	ret = ipc_context_queue_limits(self->ctx, (size_t)high, (size_t)max);
 	if (ret < 0)
@@ -646,7 +373,7 @@ static PyObject *context_fileno(Context *self, PyObject *unused)
 	int fd;
 
 	(void)unused;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return NULL;
 	fd = ipc_context_fd(self->ctx);
 	if (fd < 0)
@@ -669,10 +396,10 @@ static int context_set_timer(Context *self, PyObject *value, void *closure)
 		PyErr_SetString(PyExc_AttributeError, "cannot delete timer");
 		return -1;
 	}
-	ms = as_int(value);
+	ms = ipcpy_as_int(value);
 	if (ms == -1 && PyErr_Occurred())
 		return -1;
-	if (check_usable(self) < 0)
+	if (ipcpy_check_usable(self) < 0)
 		return -1;
 	if (ms < 0)
 		ms = 0;
@@ -705,12 +432,12 @@ static PyObject *context_repr(Context *self)
 static PyMethodDef context_methods[] = {
 	{ "service", (PyCFunction)context_service, METH_O, service_doc },
 	{ "connect", (PyCFunction)context_connect, METH_O, connect_doc },
-	{ "schedule", (PyCFunction)(void (*)(void))context_schedule,
-	  METH_FASTCALL, schedule_doc },
-	{ "write", (PyCFunction)context_write, METH_VARARGS, write_doc },
-	{ "read", (PyCFunction)context_read, METH_O, read_doc },
-	{ "wait", (PyCFunction)(void (*)(void))context_wait,
-	  METH_FASTCALL | METH_KEYWORDS, wait_doc },
+	{ "schedule", (PyCFunction)(void (*)(void))ipcpy_schedule,
+	  METH_FASTCALL, ipcpy_schedule_doc },
+	{ "write", (PyCFunction)ipcpy_write, METH_VARARGS, ipcpy_write_doc },
+	{ "read", (PyCFunction)ipcpy_read, METH_O, ipcpy_read_doc },
+	{ "wait", (PyCFunction)(void (*)(void))ipcpy_wait,
+	  METH_FASTCALL | METH_KEYWORDS, ipcpy_wait_doc },
 	{ "close", (PyCFunction)context_close, METH_O, close_doc },
 	{ "close_all", (PyCFunction)context_close_all, METH_NOARGS,
 	  close_all_doc },
