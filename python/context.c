@@ -163,7 +163,7 @@ static PyObject *context_exit(Context *self, PyObject *args)
 }
 
 PyDoc_STRVAR(service_doc,
-"service(name) -> int\n--\n\n"
+"service(name) -> int\n\n"
 "Create the service NAME in the run directory; return its listening fd.\n"
 "\n"
 "NAME is a str or bytes of 1 to 65535 bytes, without '/'.  Each new\n"
@@ -190,7 +190,7 @@ static PyObject *context_service(Context *self, PyObject *name)
 }
 
 PyDoc_STRVAR(connect_doc,
-"connect(name) -> int\n--\n\n"
+"connect(name) -> int\n\n"
 "Connect to the service NAME; return the connection's fd.\n"
 "\n"
 "FileNotFoundError when no such service exists, ConnectionRefusedError\n"
@@ -311,7 +311,7 @@ static PyObject *context_add_switch(Context *self, PyObject *args)
 }
 
 PyDoc_STRVAR(peer_credentials_doc,
-"peer_credentials(fd) -> (pid, uid, gid)\n--\n\n"
+"peer_credentials(fd) -> (pid, uid, gid)\n\n"
 "Who is at the other end of a connection, as the kernel recorded it\n"
 "(SO_PEERCRED; ipc_peer_credentials(3)).");
 
@@ -361,7 +361,7 @@ static PyObject *context_queue_limits(Context *self, PyObject *args)
 }
 
 PyDoc_STRVAR(fileno_doc,
-"fileno() -> int\n--\n\n"
+"fileno() -> int\n\n"
 "The fd another event loop watches for input to drive the context.\n"
 "\n"
 "Readable exactly while wait(0) has something to do.  Never read, write\n"

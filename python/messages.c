@@ -131,7 +131,7 @@ PyObject *ipcpy_write(Context *self, PyObject *args)
 }
 
 const char ipcpy_read_doc[] = PyDoc_STR(
-"read(fd) -> bytes\n--\n\n"
+"read(fd) -> bytes\n\n"
 "Read one whole message from the connection FD, waiting for it.\n"
 "\n"
 "Any size up to max_message_size is returned whole.  The GIL is\n"
@@ -176,7 +176,7 @@ PyObject *ipcpy_read(Context *self, PyObject *arg)
 }
 
 const char ipcpy_wait_doc[] = PyDoc_STR(
-"wait(timeout=None) -> Event | None\n--\n\n"
+"wait(timeout=None) -> Event | None\n\n"
 "Wait for the next event and return it.\n"
 "\n"
 "TIMEOUT is in seconds (a float); None waits as long as needed, 0 never\n"
