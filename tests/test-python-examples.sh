@@ -34,9 +34,12 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-python-examples.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 99' HUP INT TERM
 
+# The interpreter itself, not a wrapper (a pyenv shim is a shell script
+# that forks): the test signals the pid it started.
+python=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)') || exit 99
 # An executable for each example: test-examples.sh runs PONGD and PONG.
 for example in pongd pong pongd-asyncio; do
-	printf '#!/bin/sh\nexec %s -X dev "%s" "$@"\n' "${PYTHON:-python3}" \
+	printf '#!/bin/sh\nexec %s -X dev "%s" "$@"\n' "$python" \
 		"$top_srcdir/examples/$example.py" >"$tmp/$example"
 	chmod +x "$tmp/$example"
 done
