@@ -482,8 +482,11 @@ static void fd_gone(struct sshd *d, int fd)
 	} else if (fd == c->sock) {
 		c->sock = -1;
 		c->state = CHILD_ENDED;
-		if (c->pid == 0 && c->client >= 0)
+		if (c->pid == 0 && c->client >= 0) {
+			/* Frees c when nothing of it is left. */
 			child_fail(d, c, child_errno(c), "ssh failed");
+			return;
+		}
 	}
 	child_maybe_free(d, c);
 }
