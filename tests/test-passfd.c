@@ -546,7 +546,11 @@ static void test_bound(Fixture *f, gconstpointer data)
 		g_test_message("unexpected %s", ipc_test_event_name(ev.type));
 		g_assert_not_reached();
 	}
-	g_assert_cmpint(most, <=, 100);
+	g_test_message("most fds held at once: %d (bound 100)", most);
+	/* qemu-user opens fds of its own while it translates control
+	 * messages and /proc: the count is only exact natively. */
+	if (!g_getenv("IPC_TEST_EMULATED"))
+		g_assert_cmpint(most, <=, 100);
 	g_assert_cmpint(ipc_test_count_fds(), ==, base - 1);
 	ipc_test_reap(pid);
 	close(go[0]);
