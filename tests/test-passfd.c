@@ -529,6 +529,13 @@ static void test_bound(Fixture *f, gconstpointer data)
 	pid_t pid;
 
 	(void)data;
+	if (g_getenv("IPC_TEST_EMULATED")) {
+		/* qemu-user receives into a larger buffer of its own and
+		 * leaves open the fds that do not fit ours (MSG_CTRUNC),
+		 * which a kernel closes. */
+		g_test_skip("qemu-user keeps truncated fds open");
+		return;
+	}
 	g_assert_cmpint(ipc_context_fd_limit(f->ctx, 100), ==, 0);
 	service = ipc_test_service_init(f->ctx, NAME);
 	ipc_test_pipe(go);
@@ -547,10 +554,7 @@ static void test_bound(Fixture *f, gconstpointer data)
 		g_assert_not_reached();
 	}
 	g_test_message("most fds held at once: %d (bound 100)", most);
-	/* qemu-user opens fds of its own while it translates control
-	 * messages and /proc: the count is only exact natively. */
-	if (!g_getenv("IPC_TEST_EMULATED"))
-		g_assert_cmpint(most, <=, 100);
+	g_assert_cmpint(most, <=, 100);
 	g_assert_cmpint(ipc_test_count_fds(), ==, base - 1);
 	ipc_test_reap(pid);
 	close(go[0]);
