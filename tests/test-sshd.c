@@ -443,8 +443,8 @@ static int fds_of(pid_t pid)
 
 /*
  * Waits until ipc-sshd has no ssh child but its masters (at most
- * @masters_max) and @fds open fds: every process reaped, every fd
- * closed.  Gives up after 30 s, then fails saying what is left.
+ * @masters_max) and at most @fds open fds: every process reaped, every
+ * fd closed.  Gives up after 30 s, then fails saying what is left.
  */
 static void assert_nothing_left(struct host *h, int fds, guint masters_max)
 {
@@ -456,20 +456,22 @@ static void assert_nothing_left(struct host *h, int fds, guint masters_max)
 		n = children_of(h->sshd_ipc.pid, &masters);
 		open = fds_of(h->sshd_ipc.pid);
 		/* A master notices a dead connection in its own time. */
-		if ((n == 0 && open == fds && masters <= masters_max) ||
+		if ((n == 0 && open <= fds && masters <= masters_max) ||
 		    g_get_monotonic_time() > give_up)
 			break;
 		g_usleep(POLL_US);
 	}
 	/* Past 30 s (the reason stays visible, not a bare alarm): */
-	if (open != fds) {
+	if (open > fds) {
 		g_autofree char *cmd = g_strdup_printf("ls -l /proc/%d/fd >&2",
 						       h->sshd_ipc.pid);
 
 		(void)system(cmd);
 	}
 	g_assert_cmpuint(n, ==, 0);
-	g_assert_cmpint(open, ==, fds);
+	/* Fewer is no leak: an fd of an earlier case may have been closed
+	 * since the count was taken. */
+	g_assert_cmpint(open, <=, fds);
 	g_assert_cmpuint(masters, <=, masters_max);
 }
 
