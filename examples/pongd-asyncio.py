@@ -43,10 +43,6 @@ async def main():
             await server
         except asyncio.CancelledError:
             pass
-        # A second SIGTERM (timeout(1) sends one to the process and one
-        # to its group) must not kill the program while it closes.
-        loop.remove_signal_handler(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 

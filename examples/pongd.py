@@ -16,17 +16,10 @@ import sys
 import libipc
 
 
-def stop(signum, frame):
-    # A second SIGTERM (timeout(1) sends one to the process and one to its
-    # group) must not kill the program while it closes the context.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "pong"
     # SIGTERM ends the wait like Ctrl-C does: an exception out of wait().
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with libipc.Context() as ctx:
         try:
             ctx.service(name)

@@ -35,10 +35,9 @@ pongd_pid=
 
 cleanup()
 {
-	# pongd runs under timeout, which leads its own process group.
+	# timeout passes SIGTERM on to pongd, and SIGKILL after its -k.
 	if [ -n "$pongd_pid" ]; then
-		kill -KILL -- "-$pongd_pid" 2>/dev/null ||
-			kill -KILL "$pongd_pid" 2>/dev/null
+		kill -TERM "$pongd_pid" 2>/dev/null
 		wait "$pongd_pid" 2>/dev/null
 	fi
 	rm -rf "$tmp"
@@ -81,12 +80,14 @@ wait_for_socket()
 }
 
 # pongd runs under timeout so that even a pongd ignoring SIGTERM ends:
-# timeout passes our SIGTERM on to it and exits with its status.
+# timeout passes our SIGTERM on to it and exits with its status.  With
+# --foreground it signals pongd alone, not its own process group as well:
+# a second SIGTERM would kill a pongd that is still closing.
 echo "+ pongd (IPC_RUNDIR=$IPC_RUNDIR)"
 # shellcheck disable=SC2086
 # A sanitizer's exit-time leak check can take seconds on a loaded machine:
 # give pongd 30 s between SIGTERM and SIGKILL.
-timeout -k 30 $((start_limit + 4 * run_limit)) $run "$PONGD" &
+timeout --foreground -k 30 $((start_limit + 4 * run_limit)) $run "$PONGD" &
 pongd_pid=$!
 wait_for_socket || exit 1
 
