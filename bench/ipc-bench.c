@@ -131,6 +131,16 @@ static const struct variant handover_variants[] = {
 	{ "libipc", ipc_sink, ipc_sender, false, NULL },
 	{ "raw-writev", raw_sink, raw_writev_sender, false, NULL },
 	{ "libipc-memfd", ipc_memfd_sink, ipc_memfd_sender, false, NULL },
+	/* The ways to make and map the memfd (doc/performance.md). */
+	{ "memfd-map", ipc_memfd_sink, ipc_memfd_sender_map, false, NULL },
+	{ "memfd-fault", ipc_memfd_sink, ipc_memfd_sender_fault, false, NULL },
+	{ "memfd-falloc", ipc_memfd_sink, ipc_memfd_sender_falloc, false,
+	  NULL },
+	{ "memfd-huge", ipc_memfd_sink, ipc_memfd_sender_huge, false, NULL },
+	{ "memfd-rxfault", ipc_memfd_sink_fault, ipc_memfd_sender, false,
+	  NULL },
+	/* The floor: written and read in one process, no IPC. */
+	{ "local", local_fill_read, NULL, false, NULL },
 	{ NULL, NULL, NULL, false, NULL },
 };
 
@@ -864,7 +874,7 @@ static void runs_add(struct runs *s, const struct row *row,
 	unsigned int i = s->n++;
 	unsigned int conns = res->accepted ? res->accepted : 1;
 
-	if (row->v->client && !row->rss)
+	if ((row->v->client || row->sc == SC_HANDOVER) && !row->rss)
 		s->rate[i] = res->seconds > 0 ?
 			     (double)res->msgs / res->seconds : NAN;
 	s->p50[i] = res->p50_us;
@@ -888,7 +898,7 @@ static void runs_reduce(struct runs *s, struct row *row)
 	unsigned int n = s->n;
 
 	row->runs = n;
-	if (row->v->client && !row->rss) {
+	if ((row->v->client || row->sc == SC_HANDOVER) && !row->rss) {
 		row->rate = median(s->rate, n);
 		row->rate_min = s->rate[0];
 		row->rate_max = s->rate[n - 1];
