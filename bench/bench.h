@@ -76,6 +76,8 @@ struct result {
 	unsigned int nofile;	/* RLIMIT_NOFILE soft limit reached */
 	long rss_start_kib;	/* before the stream */
 	long rss_peak_kib;	/* ru_maxrss at the end */
+	uint64_t start_ns;	/* a stream's sender: before its first fill */
+	uint64_t end_ns;	/* a stream's sink: its last message read */
 };
 
 typedef int (*role_fn)(const struct run *r, struct result *res);
