@@ -148,6 +148,9 @@ static int ipc_dial(void *ctx, const char *service, int *fd,
 /* Services: echo and sink                                              */
 /* ------------------------------------------------------------------ */
 
+/* Set in the -fault sink's process only. */
+static bool memfd_sink_fault;
+
 struct service {
 	const struct run *r;
 	struct result *res;
@@ -156,6 +159,7 @@ struct service {
 	struct sink sink;
 	bool is_sink;
 	bool memfd;		/* payloads come as sealed memfds */
+	bool fault;		/* memfd: mapped without MAP_POPULATE */
 	bool stop;
 	int64_t heap0, slab0;
 	uint64_t tx;
@@ -189,7 +193,8 @@ static int memfd_take(struct service *s)
 		close(fd);
 		return fail(s->res, ret, "ipc_memfd_check: %s", strerror(-ret));
 	}
-	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	p = mmap(NULL, size, PROT_READ,
+		 MAP_PRIVATE | (s->fault ? 0 : MAP_POPULATE), fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return fail(s->res, -errno, "mmap: %s", strerror(errno));
@@ -250,7 +255,7 @@ static int service_run(const struct run *r, struct result *res,
 		       bool is_sink, bool embedded, bool memfd)
 {
 	struct service s = { .r = r, .res = res, .is_sink = is_sink,
-			     .memfd = memfd };
+			     .memfd = memfd, .fault = memfd_sink_fault };
 	int ret;
 
 	raise_nofile(r->nidle + r->total_conns + 64, "the service");
@@ -295,6 +300,12 @@ int ipc_echo(const struct run *r, struct result *res)
 
 int ipc_memfd_sink(const struct run *r, struct result *res)
 {
+	return service_run(r, res, true, false, true);
+}
+
+int ipc_memfd_sink_fault(const struct run *r, struct result *res)
+{
+	memfd_sink_fault = true;
 	return service_run(r, res, true, false, true);
 }
 
@@ -409,6 +420,7 @@ struct sender {
 	int *fds;
 	unsigned int n;
 	size_t size;		/* memfd: the data messages' size */
+	enum memfd_way way;	/* memfd: how each is made */
 	struct ipc_ev ev;
 	uint64_t scheduled, tx;
 	uint64_t high, low;	/* messages queued ahead */
@@ -461,30 +473,15 @@ static int memfd_send(void *arg, unsigned int conn, const char *payload,
 {
 	struct sender *s = arg;
 	uint64_t seq = 0;
-	char *p;
 	int fd, ret;
 
 	if (len != s->size || len < 16)
 		return sender_send(arg, conn, payload, len);
 	memcpy(&seq, payload, 8);
-	fd = memfd_create("ipc-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_make(len, seq, s->way);
 	if (fd < 0)
-		return -errno;
-	ret = ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
-	p = ret ? MAP_FAILED : mmap(NULL, len, PROT_WRITE, MAP_SHARED |
-					   MAP_POPULATE, fd, 0);
-	if (!ret && p == MAP_FAILED)
-		ret = -errno;
-	if (!ret) {
-		stamp(p, len, seq, true);
-		munmap(p, len);
-		if (fcntl(fd, F_ADD_SEALS,
-			  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-			ret = -errno;
-	}
-	if (!ret)
-		ret = ipc_schedule_fds(s->ctx, s->fds[conn], payload, 8, &fd,
-				       1);
+		return fd;
+	ret = ipc_schedule_fds(s->ctx, s->fds[conn], payload, 8, &fd, 1);
 	close(fd);
 	if (ret < 0)
 		return ret;
@@ -496,7 +493,8 @@ static int sender_flush(void *arg)
 	return sender_drain(arg, 0);
 }
 
-static int sender_run(const struct run *r, struct result *res, bool memfd)
+static int sender_run(const struct run *r, struct result *res, bool memfd,
+		      enum memfd_way way)
 {
 	static const struct sender_ops copy_ops = {
 		.send = sender_send,
@@ -508,7 +506,7 @@ static int sender_run(const struct run *r, struct result *res, bool memfd)
 	};
 	const struct sender_ops *ops = memfd ? &memfd_ops : &copy_ops;
 	struct run numbered = *r;
-	struct sender s = { .n = r->nconns, .size = r->size };
+	struct sender s = { .n = r->nconns, .size = r->size, .way = way };
 	uint64_t ahead = SEND_AHEAD;
 	unsigned int i;
 
@@ -553,12 +551,32 @@ out:
 
 int ipc_sender(const struct run *r, struct result *res)
 {
-	return sender_run(r, res, false);
+	return sender_run(r, res, false, MEMFD_PWRITE);
 }
 
 int ipc_memfd_sender(const struct run *r, struct result *res)
 {
-	return sender_run(r, res, true);
+	return sender_run(r, res, true, MEMFD_PWRITE);
+}
+
+int ipc_memfd_sender_map(const struct run *r, struct result *res)
+{
+	return sender_run(r, res, true, MEMFD_MAP);
+}
+
+int ipc_memfd_sender_fault(const struct run *r, struct result *res)
+{
+	return sender_run(r, res, true, MEMFD_FAULT);
+}
+
+int ipc_memfd_sender_falloc(const struct run *r, struct result *res)
+{
+	return sender_run(r, res, true, MEMFD_FALLOC);
+}
+
+int ipc_memfd_sender_huge(const struct run *r, struct result *res)
+{
+	return sender_run(r, res, true, MEMFD_HUGE);
 }
 
 /* ------------------------------------------------------------------ */

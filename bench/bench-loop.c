@@ -101,6 +101,7 @@ int stream_run(const struct run *r, struct result *res,
 	stamp(msg, r->size, 0, true);
 	/* The sender's own message is in; what grows now is the transport. */
 	res->rss_start_kib = rss_peak_kib();
+	res->start_ns = now_ns();
 	for (round = 0; !ret; round++) {
 		if (r->count ? round >= rounds :
 			       round % every == 0 && now_ns() >= limit)
@@ -199,6 +200,7 @@ void sink_report(struct sink *s)
 {
 	s->res->msgs = s->msgs;
 	s->res->bytes = s->msgs * s->r->size;
+	s->res->end_ns = s->last_ns;
 	if (s->msgs && s->last_ns > s->first_ns)
 		s->res->seconds = ns_to_s(s->last_ns - s->first_ns);
 	free(s->next);

@@ -76,6 +76,8 @@ struct result {
 	unsigned int nofile;	/* RLIMIT_NOFILE soft limit reached */
 	long rss_start_kib;	/* before the stream */
 	long rss_peak_kib;	/* ru_maxrss at the end */
+	uint64_t start_ns;	/* a stream's sender: before its first fill */
+	uint64_t end_ns;	/* a stream's sink: its last message read */
 };
 
 typedef int (*role_fn)(const struct run *r, struct result *res);
@@ -90,6 +92,7 @@ int fail(struct result *res, int err, const char *fmt, ...)
 
 size_t marker_len(size_t size);
 void stamp(char *p, size_t size, uint64_t seq, bool verify);
+void stamp_part(char *buf, size_t off, size_t n, size_t size, uint64_t seq);
 int stamp_check(const char *p, size_t len, size_t size, uint64_t seq,
 		bool verify);
 bool run_done(const struct run *r, uint64_t done, uint64_t start_ns,
@@ -204,9 +207,30 @@ int ipc_echo_embedded(const struct run *r, struct result *res);
 int ipc_sink_embedded(const struct run *r, struct result *res);
 int ipc_client(const struct run *r, struct result *res);
 int ipc_sender(const struct run *r, struct result *res);
-/* Handover: each payload in a sealed memfd (bench-memfd.c). */
+/*
+ * Handover: each payload in a sealed memfd, the sender's memfd made one
+ * way or another (bench-memfd.c); the sink maps it with MAP_POPULATE,
+ * or without (-fault).
+ */
 int ipc_memfd_sink(const struct run *r, struct result *res);
+int ipc_memfd_sink_fault(const struct run *r, struct result *res);
 int ipc_memfd_sender(const struct run *r, struct result *res);
+int ipc_memfd_sender_map(const struct run *r, struct result *res);
+int ipc_memfd_sender_fault(const struct run *r, struct result *res);
+int ipc_memfd_sender_falloc(const struct run *r, struct result *res);
+int ipc_memfd_sender_huge(const struct run *r, struct result *res);
+
+/* bench-memfd.c */
+enum memfd_way {
+	MEMFD_PWRITE,	/* pieces made in a warm buffer, pwrite(2) each */
+	MEMFD_MAP,	/* ftruncate, mmap(MAP_POPULATE), fill the mapping */
+	MEMFD_FAULT,	/* ftruncate, mmap, fill: a page fault per page */
+	MEMFD_FALLOC,	/* fallocate, mmap(MAP_POPULATE), fill */
+	MEMFD_HUGE,	/* ftruncate, mmap, MADV_HUGEPAGE, populate, fill */
+};
+/* A sealed memfd holding the payload numbered @seq, or -errno. */
+int memfd_make(size_t len, uint64_t seq, enum memfd_way way);
+int local_fill_read(const struct run *r, struct result *res);
 int ipc_churn_client(const struct run *r, struct result *res);
 int ipc_relay(const struct run *r, struct result *res);
 

@@ -850,13 +850,23 @@ int ipc_context_fd_limit(void *ctx, size_t limit);
  * (PROT_READ, MAP_PRIVATE or MAP_SHARED).  It only reads; the receiver
  * still owns @p fd.
  *
+ * The fast way to make the memfd: ftruncate(2) it to the size, then
+ * write(2) or pwrite(2) the payload in (a write of whole pages fills
+ * pages the kernel has not zeroed first, where filling a fresh mapping
+ * zeroes each page and then writes it again); seal; send.  The receiver
+ * maps with MAP_POPULATE: every page at once, not a fault per few pages
+ * as it reads.  A memfd can be sealed only once, so each payload needs a
+ * new one.  doc/performance.md measures from which size this beats a
+ * copy through the socket.
+ *
  * @code
  * size_t size;
  * const char *data;
  *
  * if (ipc_memfd_check(fds[0], &size) < 0 || size == 0)
  * 	return -1;	// unsealed or empty: not mapped
- * data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fds[0], 0);
+ * data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+ *             fds[0], 0);
  * @endcode
  *
  * @param[in] fd     The fd received, e.g. from ipc_message_fds().
