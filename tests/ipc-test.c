@@ -824,3 +824,41 @@ void ipc_test_pump_forward(void *ctx, int from, int to,
 		rx++;
 	}
 }
+
+char ipc_test_line_read(int orig, GString *pending, char *payload,
+			size_t *mlen)
+{
+	const char *nl;
+	size_t len;
+
+	while ((nl = memchr(pending->str, '\n', pending->len)) == NULL) {
+		char chunk[7];
+		ssize_t n = recv(orig, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return CB_IGNORE;
+		if (n < 0)
+			return CB_ERROR;
+		if (n == 0)
+			return CB_FD_CLOSING;
+		g_string_append_len(pending, chunk, n);
+	}
+	len = nl - pending->str;
+	if (len > *mlen)
+		return CB_ERROR;
+	memcpy(payload, pending->str, len);
+	*mlen = len;
+	g_string_erase(pending, 0, len + 1);
+	return CB_NO_ERROR;
+}
+
+char ipc_test_line_write(int dest, const char *payload, size_t mlen)
+{
+	g_autoptr(GString) line = g_string_new_len(payload, mlen);
+
+	g_string_append_c(line, '\n');
+	ipc_test_write_all(dest, line->str, line->len);
+	return CB_NO_ERROR;
+}

@@ -398,4 +398,23 @@ void ipc_test_assert_switch_tx(const struct ipc_test_event *ev, int to);
 void ipc_test_pump_forward(void *ctx, int from, int to,
 			   const char *const *msgs, guint n);
 
+/**
+ * The reading half of a line protocol, for an input callback of
+ * ipc_set_switch_callbacks(): one newline-terminated line of @orig is one
+ * message.  Reads in chunks of a few bytes, so that a line may take
+ * several reads and one read may hold several lines: bytes read and not
+ * yet returned wait in @pending for the next call.  Returns CB_NO_ERROR
+ * with the line (without its newline) in @payload and *@mlen, CB_IGNORE
+ * while no whole line has come, CB_FD_CLOSING at end of file, CB_ERROR on
+ * a read error or a line longer than *@mlen.
+ */
+char ipc_test_line_read(int orig, GString *pending, char *payload,
+			size_t *mlen);
+
+/**
+ * The writing half, for an output callback: writes @payload (@mlen bytes)
+ * and a newline to @dest, asserted; returns CB_NO_ERROR.
+ */
+char ipc_test_line_write(int dest, const char *payload, size_t mlen);
+
 #endif /* IPC_TEST_H */

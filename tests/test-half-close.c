@@ -191,42 +191,10 @@ static void test_reply(Fixture *f, gconstpointer data)
 
 static GString *pending;
 
-/* One newline-terminated line is one message. */
+/* One newline-terminated line is one message (ipc_test_line_read()). */
 static char line_in(int orig, char *payload, size_t *mlen)
 {
-	const char *nl;
-	size_t len;
-
-	while ((nl = memchr(pending->str, '\n', pending->len)) == NULL) {
-		char chunk[16];
-		ssize_t n = recv(orig, chunk, sizeof(chunk), MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return CB_IGNORE;
-		if (n < 0)
-			return CB_ERROR;
-		if (n == 0)
-			return CB_FD_CLOSING;
-		g_string_append_len(pending, chunk, n);
-	}
-	len = nl - pending->str;
-	if (len > *mlen)
-		return CB_ERROR;
-	memcpy(payload, pending->str, len);
-	*mlen = len;
-	g_string_erase(pending, 0, len + 1);
-	return CB_NO_ERROR;
-}
-
-static char line_out(int dest, const char *payload, size_t mlen)
-{
-	g_autoptr(GString) line = g_string_new_len(payload, mlen);
-
-	g_string_append_c(line, '\n');
-	ipc_test_write_all(dest, line->str, line->len);
-	return CB_NO_ERROR;
+	return ipc_test_line_read(orig, pending, payload, mlen);
 }
 
 /*
@@ -251,7 +219,7 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	g_assert_cmpint(ipc_add_external(f->ctx, sp[0]), ==, 0);
 	g_assert_cmpint(ipc_add_switch(f->ctx, sp[0], a), ==, 0);
 	g_assert_cmpint(ipc_set_switch_callbacks(f->ctx, sp[0], line_in,
-						 line_out), ==, 0);
+						 ipc_test_line_write), ==, 0);
 
 	ipc_test_write_all(sp[1], "hello\nworld\n", 12);
 	g_assert_no_errno(shutdown(sp[1], SHUT_WR));

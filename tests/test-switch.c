@@ -117,46 +117,17 @@ static void cb_note_out(int dest)
 	cb.out_fd = dest;
 }
 
-/* One newline-terminated line is one message.  Reads in small chunks, so a
- * line may take several reads and one read may hold several lines: those
- * wait in cb.pending for the next call. */
+/* One newline-terminated line is one message (ipc_test_line_read()). */
 static char line_in(int orig, char *payload, size_t *mlen)
 {
-	const char *nl;
-	size_t len;
-
 	cb_note_in(orig, mlen);
-	while ((nl = memchr(cb.pending->str, '\n', cb.pending->len)) == NULL) {
-		char chunk[7];
-		ssize_t n = recv(orig, chunk, sizeof(chunk), MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return CB_IGNORE;
-		if (n < 0)
-			return CB_ERROR;
-		if (n == 0)
-			return CB_FD_CLOSING;
-		g_string_append_len(cb.pending, chunk, n);
-	}
-	len = nl - cb.pending->str;
-	if (len > *mlen)
-		return CB_ERROR;
-	memcpy(payload, cb.pending->str, len);
-	*mlen = len;
-	g_string_erase(cb.pending, 0, len + 1);
-	return CB_NO_ERROR;
+	return ipc_test_line_read(orig, cb.pending, payload, mlen);
 }
 
 static char line_out(int dest, const char *payload, size_t mlen)
 {
-	g_autoptr(GString) line = g_string_new_len(payload, mlen);
-
 	cb_note_out(dest);
-	g_string_append_c(line, '\n');
-	ipc_test_write_all(dest, line->str, line->len);
-	return CB_NO_ERROR;
+	return ipc_test_line_write(dest, payload, mlen);
 }
 
 /* As line_out, but the message "drop" is dropped. */
