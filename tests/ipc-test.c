@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: ISC
  */
 
+#define _GNU_SOURCE /* accept4 */
+
 #include "ipc-test.h"
 
 #include <dirent.h>
@@ -749,4 +751,114 @@ void ipc_test_assert_numbered(const void *data, size_t len,
 	ipc_test_fill_numbered(expected, expected_len, seq);
 	g_assert_cmpmem(data, len, expected, expected_len);
 	g_free(expected);
+}
+
+/* ------------------------------------------------------------------ */
+/* Switch relays                                                        */
+/* ------------------------------------------------------------------ */
+
+void ipc_test_relay_open(struct ipc_test_fixture *f,
+			 struct ipc_test_relay *r, const char *relay_name,
+			 const char *peer_name)
+{
+	g_autofree char *path = ipc_test_path(f, peer_name);
+	int listener = ipc_test_raw_listen(peer_name);
+
+	r->svc = ipc_test_service_init(f->ctx, relay_name);
+	r->raw_a = ipc_test_raw_connect(relay_name);
+	r->a = ipc_test_accept(f->ctx, r->svc, NULL);
+	r->b = ipc_test_connect(f->ctx, peer_name);
+	r->raw_b = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	g_assert_no_errno(r->raw_b);
+	close(listener);
+	g_assert_no_errno(unlink(path));
+}
+
+void ipc_test_send_frames(int raw, const char *const *msgs, guint n)
+{
+	g_autoptr(GByteArray) out = g_byte_array_new();
+
+	for (guint i = 0; i < n; i++)
+		ipc_test_append_frame(out, msgs[i], strlen(msgs[i]));
+	ipc_test_write_all(raw, out->data, out->len);
+}
+
+void ipc_test_expect_frames(int raw, const char *const *msgs, guint n)
+{
+	g_autoptr(GByteArray) in = g_byte_array_new();
+
+	for (guint i = 0; i < n; i++) {
+		ipc_test_read_frame(raw, in);
+		g_assert_cmpmem(in->data, in->len, msgs[i], strlen(msgs[i]));
+	}
+}
+
+void ipc_test_assert_switch_tx(const struct ipc_test_event *ev, int to)
+{
+	g_assert_cmpstr(ipc_test_event_name(ev->type), ==,
+			ipc_test_event_name(SWITCH_TX));
+	g_assert_cmpint(ev->fd, ==, to);
+	g_assert_cmpint(ev->newfd, ==, -1);
+	g_assert_cmpuint(ev->len, ==, 0);
+}
+
+void ipc_test_pump_forward(void *ctx, int from, int to,
+			   const char *const *msgs, guint n)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	guint rx = 0, tx = 0;
+
+	while (rx < n || tx < n) {
+		ipc_test_next_event(ctx, &ev);
+		if (ev.type == SWITCH_TX) {
+			ipc_test_assert_switch_tx(&ev, to);
+			g_assert_cmpuint(++tx, <=, rx);
+			continue;
+		}
+		g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
+				ipc_test_event_name(SWITCH_RX));
+		g_assert_cmpuint(rx, <, n);
+		g_assert_cmpint(ev.fd, ==, from);
+		g_assert_cmpint(ev.newfd, ==, -1);
+		g_assert_cmpmem(ev.data, ev.len, msgs[rx], strlen(msgs[rx]));
+		rx++;
+	}
+}
+
+char ipc_test_line_read(int orig, GString *pending, char *payload,
+			size_t *mlen)
+{
+	const char *nl;
+	size_t len;
+
+	while ((nl = memchr(pending->str, '\n', pending->len)) == NULL) {
+		char chunk[7];
+		ssize_t n = recv(orig, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return CB_IGNORE;
+		if (n < 0)
+			return CB_ERROR;
+		if (n == 0)
+			return CB_FD_CLOSING;
+		g_string_append_len(pending, chunk, n);
+	}
+	len = nl - pending->str;
+	if (len > *mlen)
+		return CB_ERROR;
+	memcpy(payload, pending->str, len);
+	*mlen = len;
+	g_string_erase(pending, 0, len + 1);
+	return CB_NO_ERROR;
+}
+
+char ipc_test_line_write(int dest, const char *payload, size_t mlen)
+{
+	g_autoptr(GString) line = g_string_new_len(payload, mlen);
+
+	g_string_append_c(line, '\n');
+	ipc_test_write_all(dest, line->str, line->len);
+	return CB_NO_ERROR;
 }

@@ -340,4 +340,81 @@ void ipc_test_fill_numbered(void *buf, size_t len, guint32 seq);
 void ipc_test_assert_numbered(const void *data, size_t len,
 			      size_t expected_len, guint32 seq);
 
+/* ------------------------------------------------------------------ */
+/* Switch relays: a switched pair of connections with raw peers         */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A relay for switch tests: a service of the test context accepts a raw
+ * client A, and the context connects to B, a raw listener standing in for
+ * another service.  A and B are plain blocking sockets of the test, so
+ * every byte on each side can be checked; the test closes them.
+ *
+ * @svc:   the relay's service fd.
+ * @a:     the context's connection to A.
+ * @raw_a: A itself.
+ * @b:     the context's connection to B.
+ * @raw_b: B itself.
+ */
+struct ipc_test_relay {
+	int svc;
+	int a;
+	int raw_a;
+	int b;
+	int raw_b;
+};
+
+/**
+ * Opens the relay @r: service @relay_name accepts A, the context connects
+ * to B listening on @peer_name (whose socket file is removed again once
+ * accepted).  Does not switch a and b: the test calls ipc_add_switch()
+ * in the direction it wants.
+ */
+void ipc_test_relay_open(struct ipc_test_fixture *f,
+			 struct ipc_test_relay *r, const char *relay_name,
+			 const char *peer_name);
+
+/**
+ * Writes the @n NUL-terminated messages @msgs as frames to the raw socket
+ * @raw, all in one write, so that the library gets them coalesced.
+ */
+void ipc_test_send_frames(int raw, const char *const *msgs, guint n);
+
+/** Reads @n frames from the raw socket @raw; asserts they are @msgs. */
+void ipc_test_expect_frames(int raw, const char *const *msgs, guint n);
+
+/**
+ * Asserts that @ev is a SWITCH_TX: it concerns @to and carries neither a
+ * payload nor a new fd.
+ */
+void ipc_test_assert_switch_tx(const struct ipc_test_event *ev, int to);
+
+/**
+ * Runs the loop until each of the @n messages @msgs was read from @from
+ * (SWITCH_RX, in order, with its bytes, no new fd) and written to @to
+ * (SWITCH_TX as ipc_test_assert_switch_tx(), never before its SWITCH_RX).
+ * Any other event fails the test: no side of the switch may go meanwhile.
+ */
+void ipc_test_pump_forward(void *ctx, int from, int to,
+			   const char *const *msgs, guint n);
+
+/**
+ * The reading half of a line protocol, for an input callback of
+ * ipc_set_switch_callbacks(): one newline-terminated line of @orig is one
+ * message.  Reads in chunks of a few bytes, so that a line may take
+ * several reads and one read may hold several lines: bytes read and not
+ * yet returned wait in @pending for the next call.  Returns CB_NO_ERROR
+ * with the line (without its newline) in @payload and *@mlen, CB_IGNORE
+ * while no whole line has come, CB_FD_CLOSING at end of file, CB_ERROR on
+ * a read error or a line longer than *@mlen.
+ */
+char ipc_test_line_read(int orig, GString *pending, char *payload,
+			size_t *mlen);
+
+/**
+ * The writing half, for an output callback: writes @payload (@mlen bytes)
+ * and a newline to @dest, asserted; returns CB_NO_ERROR.
+ */
+char ipc_test_line_write(int dest, const char *payload, size_t mlen);
+
 #endif /* IPC_TEST_H */

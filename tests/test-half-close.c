@@ -6,16 +6,15 @@
  * the other side's writing once everything forwarded to it is written,
  * and keeps relaying the other way until that side ends too.
  *
- * The relay is the one of test-switch: a service of the test context
- * accepts a raw client A (the context's fd a), the context connects to a
- * raw listener B (fd b), and a and b are switched; A and B are plain
- * sockets of the test.  The last case goes through a real ipc-tcpd over
- * TCP, whose inbound relays are a switch of two external fds.
+ * The relay is the one of test-switch (ipc_test_relay_open()): a service
+ * of the test context accepts a raw client A (the context's fd a), the
+ * context connects to a raw listener B (fd b), and a and b are switched;
+ * A and B are plain sockets of the test.  The last case goes through a
+ * real ipc-tcpd over TCP, whose inbound relays are a switch of two
+ * external fds.
  *
  * SPDX-License-Identifier: ISC
  */
-
-#define _GNU_SOURCE /* accept4 */
 
 #include "net-test.h"
 
@@ -38,74 +37,11 @@ typedef struct ipc_test_fixture Fixture;
 #define BULK_COUNT 512
 #define BULK_LEN 2048
 
-struct relay {
-	int svc;
-	int a;		/* the context's connection to A */
-	int raw_a;	/* A itself */
-	int b;		/* the context's connection to B */
-	int raw_b;	/* B itself */
-};
-
-static void relay_open(Fixture *f, struct relay *r)
+/* The relay of ipc-test.h, its a and b switched. */
+static void relay_open(Fixture *f, struct ipc_test_relay *r)
 {
-	g_autofree char *path = ipc_test_path(f, PEER);
-	int listener = ipc_test_raw_listen(PEER);
-
-	r->svc = ipc_test_service_init(f->ctx, RELAY);
-	r->raw_a = ipc_test_raw_connect(RELAY);
-	r->a = ipc_test_accept(f->ctx, r->svc, NULL);
-	r->b = ipc_test_connect(f->ctx, PEER);
-	r->raw_b = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	g_assert_no_errno(r->raw_b);
-	close(listener);
-	g_assert_no_errno(unlink(path));
+	ipc_test_relay_open(f, r, RELAY, PEER);
 	g_assert_cmpint(ipc_add_switch(f->ctx, r->a, r->b), ==, 0);
-}
-
-static void send_frames(int raw, const char *const *msgs, guint n)
-{
-	g_autoptr(GByteArray) out = g_byte_array_new();
-
-	for (guint i = 0; i < n; i++)
-		ipc_test_append_frame(out, msgs[i], strlen(msgs[i]));
-	ipc_test_write_all(raw, out->data, out->len);
-}
-
-static void expect_frames(int raw, const char *const *msgs, guint n)
-{
-	g_autoptr(GByteArray) in = g_byte_array_new();
-
-	for (guint i = 0; i < n; i++) {
-		ipc_test_read_frame(raw, in);
-		g_assert_cmpmem(in->data, in->len, msgs[i], strlen(msgs[i]));
-	}
-}
-
-/*
- * Runs the loop until each of the @n messages was read from @from
- * (SWITCH_RX) and written to @to (SWITCH_TX); any other event fails: no
- * side of the switch may go while the other direction is still open.
- */
-static void pump_forward(void *ctx, int from, int to,
-			 const char *const *msgs, guint n)
-{
-	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-	guint rx = 0, tx = 0;
-
-	while (rx < n || tx < n) {
-		ipc_test_next_event(ctx, &ev);
-		if (ev.type == SWITCH_TX) {
-			g_assert_cmpint(ev.fd, ==, to);
-			g_assert_cmpuint(++tx, <=, rx);
-			continue;
-		}
-		g_assert_cmpstr(ipc_test_event_name(ev.type), ==,
-				ipc_test_event_name(SWITCH_RX));
-		g_assert_cmpuint(rx, <, n);
-		g_assert_cmpint(ev.fd, ==, from);
-		g_assert_cmpmem(ev.data, ev.len, msgs[rx], strlen(msgs[rx]));
-		rx++;
-	}
 }
 
 /*
@@ -188,21 +124,21 @@ static void test_request(Fixture *f, gconstpointer data)
 {
 	/* The context fd's own fds (assert_idle()) stay until the end. */
 	int fds = (ipc_context_fd(f->ctx), ipc_test_count_fds());
-	struct relay r;
+	struct ipc_test_relay r;
 
 	(void)data;
 	relay_open(f, &r);
-	send_frames(r.raw_a, requests, G_N_ELEMENTS(requests));
+	ipc_test_send_frames(r.raw_a, requests, G_N_ELEMENTS(requests));
 	g_assert_no_errno(shutdown(r.raw_a, SHUT_WR));
-	pump_forward(f->ctx, r.a, r.b, requests, G_N_ELEMENTS(requests));
+	ipc_test_pump_forward(f->ctx, r.a, r.b, requests, G_N_ELEMENTS(requests));
 	/* Written whole, then B's writing side is shut down. */
-	expect_frames(r.raw_b, requests, G_N_ELEMENTS(requests));
+	ipc_test_expect_frames(r.raw_b, requests, G_N_ELEMENTS(requests));
 	pump_until_eof(f->ctx, r.raw_b);
 	assert_idle(f->ctx);
 
-	send_frames(r.raw_b, replies, G_N_ELEMENTS(replies));
-	pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
-	expect_frames(r.raw_a, replies, G_N_ELEMENTS(replies));
+	ipc_test_send_frames(r.raw_b, replies, G_N_ELEMENTS(replies));
+	ipc_test_pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
+	ipc_test_expect_frames(r.raw_a, replies, G_N_ELEMENTS(replies));
 
 	close(r.raw_b);
 	pump_until_closed(f->ctx, r.a, r.b);
@@ -221,24 +157,24 @@ static void test_request(Fixture *f, gconstpointer data)
 static void test_reply(Fixture *f, gconstpointer data)
 {
 	int fds = (ipc_context_fd(f->ctx), ipc_test_count_fds());
-	struct relay r;
+	struct ipc_test_relay r;
 
 	(void)data;
 	relay_open(f, &r);
-	send_frames(r.raw_a, requests, 1);
-	pump_forward(f->ctx, r.a, r.b, requests, 1);
-	expect_frames(r.raw_b, requests, 1);
+	ipc_test_send_frames(r.raw_a, requests, 1);
+	ipc_test_pump_forward(f->ctx, r.a, r.b, requests, 1);
+	ipc_test_expect_frames(r.raw_b, requests, 1);
 
-	send_frames(r.raw_b, replies, G_N_ELEMENTS(replies));
+	ipc_test_send_frames(r.raw_b, replies, G_N_ELEMENTS(replies));
 	g_assert_no_errno(shutdown(r.raw_b, SHUT_WR));
-	pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
-	expect_frames(r.raw_a, replies, G_N_ELEMENTS(replies));
+	ipc_test_pump_forward(f->ctx, r.b, r.a, replies, G_N_ELEMENTS(replies));
+	ipc_test_expect_frames(r.raw_a, replies, G_N_ELEMENTS(replies));
 	pump_until_eof(f->ctx, r.raw_a);
 	assert_idle(f->ctx);
 
-	send_frames(r.raw_a, late, 1);
-	pump_forward(f->ctx, r.a, r.b, late, 1);
-	expect_frames(r.raw_b, late, 1);
+	ipc_test_send_frames(r.raw_a, late, 1);
+	ipc_test_pump_forward(f->ctx, r.a, r.b, late, 1);
+	ipc_test_expect_frames(r.raw_b, late, 1);
 
 	g_assert_no_errno(shutdown(r.raw_a, SHUT_WR));
 	pump_until_closed(f->ctx, r.a, r.b);
@@ -255,42 +191,10 @@ static void test_reply(Fixture *f, gconstpointer data)
 
 static GString *pending;
 
-/* One newline-terminated line is one message. */
+/* One newline-terminated line is one message (ipc_test_line_read()). */
 static char line_in(int orig, char *payload, size_t *mlen)
 {
-	const char *nl;
-	size_t len;
-
-	while ((nl = memchr(pending->str, '\n', pending->len)) == NULL) {
-		char chunk[16];
-		ssize_t n = recv(orig, chunk, sizeof(chunk), MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return CB_IGNORE;
-		if (n < 0)
-			return CB_ERROR;
-		if (n == 0)
-			return CB_FD_CLOSING;
-		g_string_append_len(pending, chunk, n);
-	}
-	len = nl - pending->str;
-	if (len > *mlen)
-		return CB_ERROR;
-	memcpy(payload, pending->str, len);
-	*mlen = len;
-	g_string_erase(pending, 0, len + 1);
-	return CB_NO_ERROR;
-}
-
-static char line_out(int dest, const char *payload, size_t mlen)
-{
-	g_autoptr(GString) line = g_string_new_len(payload, mlen);
-
-	g_string_append_c(line, '\n');
-	ipc_test_write_all(dest, line->str, line->len);
-	return CB_NO_ERROR;
+	return ipc_test_line_read(orig, pending, payload, mlen);
 }
 
 /*
@@ -315,16 +219,16 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	g_assert_cmpint(ipc_add_external(f->ctx, sp[0]), ==, 0);
 	g_assert_cmpint(ipc_add_switch(f->ctx, sp[0], a), ==, 0);
 	g_assert_cmpint(ipc_set_switch_callbacks(f->ctx, sp[0], line_in,
-						 line_out), ==, 0);
+						 ipc_test_line_write), ==, 0);
 
 	ipc_test_write_all(sp[1], "hello\nworld\n", 12);
 	g_assert_no_errno(shutdown(sp[1], SHUT_WR));
-	pump_forward(f->ctx, sp[0], a, lines, G_N_ELEMENTS(lines));
-	expect_frames(raw_a, lines, G_N_ELEMENTS(lines));
+	ipc_test_pump_forward(f->ctx, sp[0], a, lines, G_N_ELEMENTS(lines));
+	ipc_test_expect_frames(raw_a, lines, G_N_ELEMENTS(lines));
 	pump_until_eof(f->ctx, raw_a);
 
-	send_frames(raw_a, replies, G_N_ELEMENTS(replies));
-	pump_forward(f->ctx, a, sp[0], replies, G_N_ELEMENTS(replies));
+	ipc_test_send_frames(raw_a, replies, G_N_ELEMENTS(replies));
+	ipc_test_pump_forward(f->ctx, a, sp[0], replies, G_N_ELEMENTS(replies));
 	ipc_test_read_all(sp[1], text, 25);
 	g_assert_cmpmem(text, 25, "first reply\nsecond reply\n", 25);
 
@@ -363,7 +267,7 @@ static void *bulk_writer(void *data)
  */
 static void test_linger(Fixture *f, gconstpointer data)
 {
-	struct relay r;
+	struct ipc_test_relay r;
 	pthread_t writer;
 	gint64 start;
 

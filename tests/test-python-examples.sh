@@ -15,20 +15,10 @@
 
 set -u
 
-if [ "${LIBIPC_PYTHON:-no}" != yes ]; then
-	echo "SKIP: the Python module was not built"
-	exit 77
-fi
-if [ -n "${VALGRIND:-}" ]; then
-	echo "SKIP: under make check-valgrind (Python runs under valgrind by hand)"
-	exit 77
-fi
+# The module and library of the build tree, or skipped (python-env.sh).
+# shellcheck source=tests/python-env.sh
+. "$(dirname "$0")/python-env.sh"
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-PYTHONPATH=$top_builddir/python/.libs${PYTHONPATH:+:$PYTHONPATH}
-LD_LIBRARY_PATH=$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-PYTHONDONTWRITEBYTECODE=1
-export PYTHONPATH LD_LIBRARY_PATH PYTHONDONTWRITEBYTECODE
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-python-examples.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT

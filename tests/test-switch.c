@@ -1,15 +1,14 @@
 /*
  * libipc tests: switches (ipc_add_switch) with and without callbacks.
  *
- * The relay: a service S of the test context accepts a raw client A (the
- * context's fd a), and the context connects to B, a raw listener standing
- * in for another service (fd b); then a and b are switched.  A and B are
- * plain sockets of the test, so every byte on each side can be checked.
+ * The relay (ipc_test_relay_open()): a service S of the test context
+ * accepts a raw client A (the context's fd a), and the context connects to
+ * B, a raw listener standing in for another service (fd b); then a and b
+ * are switched.  A and B are plain sockets of the test, so every byte on
+ * each side can be checked.
  *
  * SPDX-License-Identifier: ISC
  */
-
-#define _GNU_SOURCE /* accept4 */
 
 #include "ipc-test.h"
 
@@ -33,31 +32,8 @@ typedef struct ipc_test_fixture Fixture;
 #define BULK_LEN 2000
 
 /* ------------------------------------------------------------------ */
-/* The relay and the forwarding checks                                  */
+/* Forwarding checks                                                    */
 /* ------------------------------------------------------------------ */
-
-struct relay {
-	int svc;
-	int a;		/* the context's connection to A */
-	int raw_a;	/* A itself */
-	int b;		/* the context's connection to B */
-	int raw_b;	/* B itself */
-};
-
-static void relay_open(Fixture *f, struct relay *r)
-{
-	g_autofree char *path = ipc_test_path(f, PEER);
-	int listener = ipc_test_raw_listen(PEER);
-
-	r->svc = ipc_test_service_init(f->ctx, RELAY);
-	r->raw_a = ipc_test_raw_connect(RELAY);
-	r->a = ipc_test_accept(f->ctx, r->svc, NULL);
-	r->b = ipc_test_connect(f->ctx, PEER);
-	r->raw_b = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	g_assert_no_errno(r->raw_b);
-	close(listener);
-	g_assert_no_errno(unlink(path));
-}
 
 static void assert_nonblocking(int fd)
 {
@@ -65,61 +41,6 @@ static void assert_nonblocking(int fd)
 
 	g_assert_no_errno(flags);
 	g_assert_cmpint(flags & O_NONBLOCK, ==, O_NONBLOCK);
-}
-
-/* All @n messages in one write: the library gets them coalesced. */
-static void send_frames(int raw, const char *const *msgs, guint n)
-{
-	g_autoptr(GByteArray) out = g_byte_array_new();
-
-	for (guint i = 0; i < n; i++)
-		ipc_test_append_frame(out, msgs[i], strlen(msgs[i]));
-	ipc_test_write_all(raw, out->data, out->len);
-}
-
-static void expect_frames(int raw, const char *const *msgs, guint n)
-{
-	g_autoptr(GByteArray) in = g_byte_array_new();
-
-	for (guint i = 0; i < n; i++) {
-		ipc_test_read_frame(raw, in);
-		g_assert_cmpmem(in->data, in->len, msgs[i], strlen(msgs[i]));
-	}
-}
-
-/* A SWITCH_TX concerns @to and carries no payload. */
-static void assert_switch_tx(const struct ipc_test_event *ev, int to)
-{
-	g_assert_cmpstr(ipc_test_event_name(ev->type), ==,
-			ipc_test_event_name(SWITCH_TX));
-	g_assert_cmpint(ev->fd, ==, to);
-	g_assert_cmpint(ev->newfd, ==, -1);
-	g_assert_cmpuint(ev->len, ==, 0);
-}
-
-/* Runs the loop until each of the @n messages was read from @from
- * (SWITCH_RX, in order, with its bytes) and written to @to (SWITCH_TX,
- * never before its SWITCH_RX). */
-static void pump_forward(void *ctx, int from, int to,
-			 const char *const *msgs, guint n)
-{
-	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-	guint rx = 0, tx = 0;
-
-	while (rx < n || tx < n) {
-		ipc_test_next_event(ctx, &ev);
-		if (ev.type != SWITCH_RX) {
-			assert_switch_tx(&ev, to);
-			tx++;
-			g_assert_cmpuint(tx, <=, rx);
-			continue;
-		}
-		g_assert_cmpuint(rx, <, n);
-		g_assert_cmpint(ev.fd, ==, from);
-		g_assert_cmpint(ev.newfd, ==, -1);
-		g_assert_cmpmem(ev.data, ev.len, msgs[rx], strlen(msgs[rx]));
-		rx++;
-	}
 }
 
 /* The DISCONNECTIONs of both sides of a switch, each once. */
@@ -196,46 +117,17 @@ static void cb_note_out(int dest)
 	cb.out_fd = dest;
 }
 
-/* One newline-terminated line is one message.  Reads in small chunks, so a
- * line may take several reads and one read may hold several lines: those
- * wait in cb.pending for the next call. */
+/* One newline-terminated line is one message (ipc_test_line_read()). */
 static char line_in(int orig, char *payload, size_t *mlen)
 {
-	const char *nl;
-	size_t len;
-
 	cb_note_in(orig, mlen);
-	while ((nl = memchr(cb.pending->str, '\n', cb.pending->len)) == NULL) {
-		char chunk[7];
-		ssize_t n = recv(orig, chunk, sizeof(chunk), MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return CB_IGNORE;
-		if (n < 0)
-			return CB_ERROR;
-		if (n == 0)
-			return CB_FD_CLOSING;
-		g_string_append_len(cb.pending, chunk, n);
-	}
-	len = nl - cb.pending->str;
-	if (len > *mlen)
-		return CB_ERROR;
-	memcpy(payload, cb.pending->str, len);
-	*mlen = len;
-	g_string_erase(cb.pending, 0, len + 1);
-	return CB_NO_ERROR;
+	return ipc_test_line_read(orig, cb.pending, payload, mlen);
 }
 
 static char line_out(int dest, const char *payload, size_t mlen)
 {
-	g_autoptr(GString) line = g_string_new_len(payload, mlen);
-
 	cb_note_out(dest);
-	g_string_append_c(line, '\n');
-	ipc_test_write_all(dest, line->str, line->len);
-	return CB_NO_ERROR;
+	return ipc_test_line_write(dest, payload, mlen);
 }
 
 /* As line_out, but the message "drop" is dropped. */
@@ -338,10 +230,10 @@ static const char *const to_a[] = { "reply from B", "and a second one" };
 
 static void test_relay(Fixture *f, gconstpointer data)
 {
-	struct relay r;
+	struct ipc_test_relay r;
 
 	(void)data;
-	relay_open(f, &r);
+	ipc_test_relay_open(f, &r, RELAY, PEER);
 	/* Callbacks set and then removed: the defaults are back. */
 	g_assert_cmpint(ipc_set_switch_callbacks(f->ctx, r.b, line_in,
 						 line_out), ==, 0);
@@ -351,22 +243,22 @@ static void test_relay(Fixture *f, gconstpointer data)
 	assert_nonblocking(r.a);
 	assert_nonblocking(r.b);
 
-	send_frames(r.raw_a, to_b, G_N_ELEMENTS(to_b));
-	pump_forward(f->ctx, r.a, r.b, to_b, G_N_ELEMENTS(to_b));
-	expect_frames(r.raw_b, to_b, G_N_ELEMENTS(to_b));
+	ipc_test_send_frames(r.raw_a, to_b, G_N_ELEMENTS(to_b));
+	ipc_test_pump_forward(f->ctx, r.a, r.b, to_b, G_N_ELEMENTS(to_b));
+	ipc_test_expect_frames(r.raw_b, to_b, G_N_ELEMENTS(to_b));
 
-	send_frames(r.raw_b, to_a, G_N_ELEMENTS(to_a));
-	pump_forward(f->ctx, r.b, r.a, to_a, G_N_ELEMENTS(to_a));
-	expect_frames(r.raw_a, to_a, G_N_ELEMENTS(to_a));
+	ipc_test_send_frames(r.raw_b, to_a, G_N_ELEMENTS(to_a));
+	ipc_test_pump_forward(f->ctx, r.b, r.a, to_a, G_N_ELEMENTS(to_a));
+	ipc_test_expect_frames(r.raw_a, to_a, G_N_ELEMENTS(to_a));
 
 	/* And once more each way, one message at a time. */
 	for (guint i = 0; i < G_N_ELEMENTS(to_b); i++) {
-		send_frames(r.raw_a, &to_b[i], 1);
-		pump_forward(f->ctx, r.a, r.b, &to_b[i], 1);
-		expect_frames(r.raw_b, &to_b[i], 1);
-		send_frames(r.raw_b, &to_a[i % 2], 1);
-		pump_forward(f->ctx, r.b, r.a, &to_a[i % 2], 1);
-		expect_frames(r.raw_a, &to_a[i % 2], 1);
+		ipc_test_send_frames(r.raw_a, &to_b[i], 1);
+		ipc_test_pump_forward(f->ctx, r.a, r.b, &to_b[i], 1);
+		ipc_test_expect_frames(r.raw_b, &to_b[i], 1);
+		ipc_test_send_frames(r.raw_b, &to_a[i % 2], 1);
+		ipc_test_pump_forward(f->ctx, r.b, r.a, &to_a[i % 2], 1);
+		ipc_test_expect_frames(r.raw_a, &to_a[i % 2], 1);
 	}
 	close(r.raw_a);
 	close(r.raw_b);
@@ -378,18 +270,18 @@ static void test_relay(Fixture *f, gconstpointer data)
 static void test_held_message(Fixture *f, gconstpointer data)
 {
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-	struct relay r;
+	struct ipc_test_relay r;
 
 	(void)data;
-	relay_open(f, &r);
-	send_frames(r.raw_a, to_b, G_N_ELEMENTS(to_b));
+	ipc_test_relay_open(f, &r, RELAY, PEER);
+	ipc_test_send_frames(r.raw_a, to_b, G_N_ELEMENTS(to_b));
 	g_assert_cmpint(ipc_test_wait_raw(f->ctx, &ev, 2), ==, -EMSGSIZE);
 	g_assert_cmpint(ev.fd, ==, r.a);
 	g_assert_cmpuint(ev.len, ==, strlen(to_b[0]));
 
 	g_assert_cmpint(ipc_add_switch(f->ctx, r.a, r.b), ==, 0);
-	pump_forward(f->ctx, r.a, r.b, to_b, G_N_ELEMENTS(to_b));
-	expect_frames(r.raw_b, to_b, G_N_ELEMENTS(to_b));
+	ipc_test_pump_forward(f->ctx, r.a, r.b, to_b, G_N_ELEMENTS(to_b));
+	ipc_test_expect_frames(r.raw_b, to_b, G_N_ELEMENTS(to_b));
 	close(r.raw_a);
 	close(r.raw_b);
 	pump_until_closed(f->ctx, r.a, r.b, 0);
@@ -404,11 +296,11 @@ static void test_preview(Fixture *f, gconstpointer data)
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	g_autoptr(GByteArray) in = g_byte_array_new();
 	guint8 *payloads[G_N_ELEMENTS(lens)];
-	struct relay r;
+	struct ipc_test_relay r;
 	guint tx = 0;
 
 	(void)data;
-	relay_open(f, &r);
+	ipc_test_relay_open(f, &r, RELAY, PEER);
 	g_assert_cmpint(ipc_add_switch(f->ctx, r.b, r.a), ==, 0);
 	for (guint i = 0; i < G_N_ELEMENTS(lens); i++) {
 		payloads[i] = g_malloc(lens[i]);
@@ -429,7 +321,7 @@ static void test_preview(Fixture *f, gconstpointer data)
 	}
 	for (; tx < G_N_ELEMENTS(lens); tx++) {
 		ipc_test_next_event(f->ctx, &ev);
-		assert_switch_tx(&ev, r.b);
+		ipc_test_assert_switch_tx(&ev, r.b);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(lens); i++) {
 		ipc_test_read_frame(r.raw_b, in);
@@ -446,10 +338,10 @@ static void test_close_one_side(Fixture *f, gconstpointer data)
 {
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	static const char *const plain[] = { "plain again" };
-	struct relay r;
+	struct ipc_test_relay r;
 
 	(void)data;
-	relay_open(f, &r);
+	ipc_test_relay_open(f, &r, RELAY, PEER);
 	g_assert_cmpint(ipc_add_switch(f->ctx, r.a, r.b), ==, 0);
 	g_assert_cmpint(ipc_close_fd(f->ctx, r.a), ==, 0);
 	ipc_test_assert_fd_closed(r.a);
@@ -459,8 +351,8 @@ static void test_close_one_side(Fixture *f, gconstpointer data)
 			==, 0);
 	ipc_test_wait_for(f->ctx, MESSAGE_TX, &ev);
 	g_assert_cmpint(ev.fd, ==, r.b);
-	expect_frames(r.raw_b, plain, 1);
-	send_frames(r.raw_b, to_a, 1);
+	ipc_test_expect_frames(r.raw_b, plain, 1);
+	ipc_test_send_frames(r.raw_b, to_a, 1);
 	ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
 	g_assert_cmpint(ev.fd, ==, r.b);
 	g_assert_cmpmem(ev.data, ev.len, to_a[0], strlen(to_a[0]));
@@ -517,14 +409,14 @@ static void test_disconnect(Fixture *f, gconstpointer data)
 {
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	g_autofree guint8 *expected = g_malloc(BULK_LEN);
-	struct relay r;
+	struct ipc_test_relay r;
 	struct closing c = { { -1, -1 }, { FALSE, FALSE } };
 	pthread_t writer, reader;
 	void *delivered = NULL;
 	guint rx = 0, tx = 0;
 	int from_raw, to_raw;
 
-	relay_open(f, &r);
+	ipc_test_relay_open(f, &r, RELAY, PEER);
 	g_assert_cmpint(ipc_add_switch(f->ctx, r.a, r.b), ==, 0);
 	c.fd[0] = data ? r.b : r.a;
 	c.fd[1] = data ? r.a : r.b;
@@ -541,7 +433,7 @@ static void test_disconnect(Fixture *f, gconstpointer data)
 			bulk_payload(expected, rx++);
 			g_assert_cmpmem(ev.data, ev.len, expected, BULK_LEN);
 		} else if (ev.type == SWITCH_TX) {
-			assert_switch_tx(&ev, c.fd[1]);
+			ipc_test_assert_switch_tx(&ev, c.fd[1]);
 			g_assert_cmpuint(++tx, <=, rx);
 		} else if (ev.fd == c.fd[0]) {
 			/* Every message read before the leaver's end. */
@@ -582,11 +474,11 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 
 	/* Text to IPC: a line and a half, then the rest. */
 	ipc_test_write_all(g.peer, "hello\nwor", 9);
-	pump_forward(f->ctx, g.text, g.a, lines, 1);
-	expect_frames(g.raw_a, lines, 1);
+	ipc_test_pump_forward(f->ctx, g.text, g.a, lines, 1);
+	ipc_test_expect_frames(g.raw_a, lines, 1);
 	ipc_test_write_all(g.peer, "ld\n\nlast line\n", 14);
-	pump_forward(f->ctx, g.text, g.a, lines + 1, 3);
-	expect_frames(g.raw_a, lines + 1, 3);
+	ipc_test_pump_forward(f->ctx, g.text, g.a, lines + 1, 3);
+	ipc_test_expect_frames(g.raw_a, lines + 1, 3);
 	g_assert_cmpint(cb.in_fd, ==, g.text);
 	g_assert_cmpuint(cb.in_mlen, ==, IPC_MAX_MESSAGE_SIZE_DEFAULT);
 	g_assert_cmpint(cb.out_calls, ==, 0);
@@ -596,19 +488,19 @@ static void test_callbacks(Fixture *f, gconstpointer data)
 	g_assert_cmpint(ipc_context_max_message_size(f->ctx, LOWERED_MAX),
 			==, 0);
 	ipc_test_write_all(g.peer, "hello\n", 6);
-	pump_forward(f->ctx, g.text, g.a, lines, 1);
-	expect_frames(g.raw_a, lines, 1);
+	ipc_test_pump_forward(f->ctx, g.text, g.a, lines, 1);
+	ipc_test_expect_frames(g.raw_a, lines, 1);
 	g_assert_cmpuint(cb.in_mlen, ==, LOWERED_MAX);
 	/* A message of exactly the maximum goes through. */
 	g_assert_cmpuint(strlen(longest[0]), ==, LOWERED_MAX);
 	ipc_test_write_all(g.peer, longest[0], LOWERED_MAX);
 	ipc_test_write_all(g.peer, "\n", 1);
-	pump_forward(f->ctx, g.text, g.a, longest, 1);
-	expect_frames(g.raw_a, longest, 1);
+	ipc_test_pump_forward(f->ctx, g.text, g.a, longest, 1);
+	ipc_test_expect_frames(g.raw_a, longest, 1);
 
 	/* IPC to text. */
-	send_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
-	pump_forward(f->ctx, g.a, g.text, frames, G_N_ELEMENTS(frames));
+	ipc_test_send_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
+	ipc_test_pump_forward(f->ctx, g.a, g.text, frames, G_N_ELEMENTS(frames));
 	expect_text(g.peer, "ping\n\npong pong\n");
 	g_assert_cmpint(cb.out_calls, ==, G_N_ELEMENTS(frames));
 	g_assert_cmpint(cb.out_fd, ==, g.text);
@@ -631,8 +523,8 @@ static void test_callback_buffered(Fixture *f, gconstpointer data)
 	(void)data;
 	gateway_open(f, &g, line_in, line_out);
 	ipc_test_write_all(g.peer, "a\nb\nc\n", 6);
-	pump_forward(f->ctx, g.text, g.a, abc, G_N_ELEMENTS(abc));
-	expect_frames(g.raw_a, abc, G_N_ELEMENTS(abc));
+	ipc_test_pump_forward(f->ctx, g.text, g.a, abc, G_N_ELEMENTS(abc));
+	ipc_test_expect_frames(g.raw_a, abc, G_N_ELEMENTS(abc));
 	close(g.peer);
 	pump_until_closed(f->ctx, g.text, g.a, 0);
 	close(g.raw_a);
@@ -650,9 +542,9 @@ static void test_callback_ignore(Fixture *f, gconstpointer data)
 	for (guint i = 0; i < G_N_ELEMENTS(sent); i++) {
 		g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 
-		send_frames(g.raw_a, &sent[i], 1);
+		ipc_test_send_frames(g.raw_a, &sent[i], 1);
 		if (i != 1) {
-			pump_forward(f->ctx, g.a, g.text, &sent[i], 1);
+			ipc_test_pump_forward(f->ctx, g.a, g.text, &sent[i], 1);
 			continue;
 		}
 		ipc_test_wait_for(f->ctx, SWITCH_RX, &ev);
@@ -662,9 +554,9 @@ static void test_callback_ignore(Fixture *f, gconstpointer data)
 	g_assert_cmpint(cb.out_calls, ==, 3);
 
 	/* The default input (NULL): the text side now speaks frames. */
-	send_frames(g.peer, frames, G_N_ELEMENTS(frames));
-	pump_forward(f->ctx, g.text, g.a, frames, G_N_ELEMENTS(frames));
-	expect_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
+	ipc_test_send_frames(g.peer, frames, G_N_ELEMENTS(frames));
+	ipc_test_pump_forward(f->ctx, g.text, g.a, frames, G_N_ELEMENTS(frames));
+	ipc_test_expect_frames(g.raw_a, frames, G_N_ELEMENTS(frames));
 	close(g.peer);
 	pump_until_closed(f->ctx, g.text, g.a, 0);
 	ipc_test_assert_eof(g.raw_a);
@@ -681,7 +573,7 @@ static void test_ipc_side_leaves(Fixture *f, gconstpointer data)
 
 	(void)data;
 	gateway_open(f, &g, line_in, line_out);
-	send_frames(g.raw_a, last, G_N_ELEMENTS(last));
+	ipc_test_send_frames(g.raw_a, last, G_N_ELEMENTS(last));
 	close(g.raw_a);
 	pump_until_closed(f->ctx, g.a, g.text,
 			  IPC_TEST_BIT(SWITCH_RX) | IPC_TEST_BIT(SWITCH_TX));
@@ -708,7 +600,7 @@ static void test_callback_error(Fixture *f, gconstpointer data)
 
 	gateway_open(f, &g, failure->in, failure->out);
 	if (failure->from_ipc)
-		send_frames(g.raw_a, doomed, 1);
+		ipc_test_send_frames(g.raw_a, doomed, 1);
 	else
 		ipc_test_write_all(g.peer, "doomed\n", 7);
 	/* The message may be reported read; it is never reported sent. */
@@ -728,13 +620,13 @@ static void test_callback_error(Fixture *f, gconstpointer data)
 static void test_errors(Fixture *f, gconstpointer data)
 {
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
-	struct relay r;
+	struct ipc_test_relay r;
 	char buf[8];
 	size_t len = sizeof(buf);
 	int raw_c, c;
 
 	(void)data;
-	relay_open(f, &r);
+	ipc_test_relay_open(f, &r, RELAY, PEER);
 	raw_c = ipc_test_raw_connect(RELAY);
 	c = ipc_test_accept(f->ctx, r.svc, NULL);
 
@@ -763,9 +655,9 @@ static void test_errors(Fixture *f, gconstpointer data)
 	g_assert_cmpint(ipc_read_fd(f->ctx, r.a, buf, &len), ==, -EINVAL);
 
 	/* None of it broke the switch, nor made c part of it. */
-	send_frames(r.raw_a, to_b, 1);
-	pump_forward(f->ctx, r.a, r.b, to_b, 1);
-	expect_frames(r.raw_b, to_b, 1);
+	ipc_test_send_frames(r.raw_a, to_b, 1);
+	ipc_test_pump_forward(f->ctx, r.a, r.b, to_b, 1);
+	ipc_test_expect_frames(r.raw_b, to_b, 1);
 	ipc_test_write_frame(raw_c, "ordinary", 8);
 	ipc_test_wait_for(f->ctx, MESSAGE_RX, &ev);
 	g_assert_cmpint(ev.fd, ==, c);

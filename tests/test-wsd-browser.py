@@ -11,35 +11,26 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+import wsdtest
+from wsdtest import log
 
 signal.alarm(300)
 
-wsd = os.environ.get("IPC_WSD", "")
-pongd = os.environ.get("PONGD", "")
 srcdir = os.environ.get("top_srcdir", ".")
 www = os.path.join(srcdir, "examples", "www")
 browser = (os.environ.get("CHROMIUM") or shutil.which("chromium") or
            shutil.which("chromium-browser") or shutil.which("google-chrome"))
 
-if not wsd or not os.access(wsd, os.X_OK):
-    print("1..0 # SKIP ipc-wsd is not built (configure found no nettle)")
-    sys.exit(0)
+wsdtest.require_wsd()
 if not browser:
-    print("1..0 # SKIP no chromium")
-    sys.exit(0)
+    wsdtest.skip("no chromium")
 
 tmp = tempfile.mkdtemp(prefix="test-wsd-browser.")
 os.chmod(tmp, 0o700)
-
-
-def log(msg):
-    for line in str(msg).splitlines():
-        print("# " + line)
 
 
 def dump_dom(url, budget_ms=8000):
@@ -58,49 +49,15 @@ def dump_dom(url, budget_ms=8000):
     return p.stdout.decode("utf-8", "replace")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, what, seconds=20):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise RuntimeError("timed out waiting for " + what)
-
-
-def can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 # Can this browser run here at all?
 if "<b>ran</b>" not in dump_dom("data:text/html,<b>ran</b>", 100):
     print("1..0 # SKIP %s cannot run here" % browser)
     shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0)
 
-rundir = os.path.join(tmp, "run")
-os.mkdir(rundir, 0o700)
-env = dict(os.environ, IPC_RUNDIR=rundir)
-env.pop("IPC_NETWORK", None)
-procs = [subprocess.Popen([pongd], env=env)]
-wait_for(lambda: os.path.exists(os.path.join(rundir, "pong")), "pongd")
-port, other = free_port(), free_port()
-for p in (port, other):
-    procs.append(subprocess.Popen([wsd, "--listen", "127.0.0.1:%d" % p,
-                                   "--allow", "pong", "--www", www],
-                                  env=env))
-    wait_for(lambda p=p: can_connect(p), "ipc-wsd")
+d = wsdtest.Daemons("test-wsd-browser.")
+port = d.wsd("--allow", "pong", "--www", www)
+other = d.wsd("--allow", "pong", "--www", www)
 
 n = 0
 
@@ -134,11 +91,6 @@ if not ok:
     log("status %r" % status(dom))
 report(ok, "cross-origin-refused")
 
-clean = True
-for p in reversed(procs):
-    p.send_signal(signal.SIGTERM)
-for p in reversed(procs):
-    clean = p.wait(timeout=30) == 0 and clean
-report(clean, "clean-exit")
+report(d.stop(), "clean-exit")
 print("1..%d" % n)
 shutil.rmtree(tmp, ignore_errors=True)

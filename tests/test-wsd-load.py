@@ -11,27 +11,18 @@
 import asyncio
 import os
 import resource
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
+
+import wsdtest
+from wsdtest import log
 
 signal.alarm(300)
 CLIENTS = 1000
 
-wsd = os.environ.get("IPC_WSD", "")
-pongd = os.environ.get("PONGD", "")
-try:
-    import websockets
-except ImportError:
-    print("1..0 # SKIP python3-websockets is not installed")
-    sys.exit(0)
-if not wsd or not os.access(wsd, os.X_OK):
-    print("1..0 # SKIP ipc-wsd is not built (configure found no nettle)")
-    sys.exit(0)
+websockets = wsdtest.import_websockets()
+wsdtest.require_wsd()
 # ipc-wsd holds three fds per client, pongd one, this process one.
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 need = 5 * CLIENTS
@@ -49,18 +40,6 @@ def report(ok, name):
     n += 1
     print("%s %d /ipc/wsd/load/%s" % ("ok" if ok else "not ok", n, name))
     sys.stdout.flush()
-
-
-def log(msg):
-    print("# " + msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(cond, seconds=30):
@@ -84,26 +63,10 @@ def nfds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-tmp = tempfile.mkdtemp(prefix="test-wsd-load.")
-os.chmod(tmp, 0o700)
-env = dict(os.environ, IPC_RUNDIR=tmp)
-env.pop("IPC_NETWORK", None)
-pong = subprocess.Popen([pongd], env=env)
-wait_for(lambda: os.path.exists(os.path.join(tmp, "pong")))
-port = free_port()
-gw = subprocess.Popen([wsd, "--listen", "127.0.0.1:%d" % port,
-                       "--allow", "pong"], env=env)
-
-
-def listening():
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-wait_for(listening)
+d = wsdtest.Daemons("test-wsd-load.")
+pong = d.pongd
+port = d.wsd("--allow", "pong")
+gw = d.procs[-1]
 time.sleep(0.2)
 base_fds = nfds(gw.pid)
 base_rss = rss_kib(gw.pid)
@@ -148,10 +111,5 @@ t0 = time.monotonic()
 asyncio.run(asyncio.wait_for(load(), 240))
 log("%d clients in %.1f s" % (CLIENTS, time.monotonic() - t0))
 report(wait_for(lambda: nfds(gw.pid) == base_fds), "fds-released")
-clean = True
-for p in (gw, pong):
-    p.send_signal(signal.SIGTERM)
-    clean = p.wait(timeout=30) == 0 and clean
-report(clean, "clean-exit")
+report(d.stop(), "clean-exit")
 print("1..%d" % n)
-shutil.rmtree(tmp, ignore_errors=True)

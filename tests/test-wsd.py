@@ -10,114 +10,41 @@ import asyncio
 import base64
 import os
 import random
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
-signal.alarm(300)
+import wsdtest
+from wsdtest import can_connect, free_port, log, wait_for
 
-wsd = os.environ.get("IPC_WSD", "")
-pongd = os.environ.get("PONGD", "")
+signal.alarm(300)
+websockets = wsdtest.import_websockets()
+wsdtest.require_wsd()
+wsd = wsdtest.WSD
 srcdir = os.environ.get("top_srcdir", ".")
-try:
-    import websockets
-    import websockets.exceptions
-except ImportError:
-    print("1..0 # SKIP python3-websockets is not installed")
-    sys.exit(0)
-if not wsd or not os.access(wsd, os.X_OK):
-    print("1..0 # SKIP ipc-wsd is not built (configure found no nettle)")
-    sys.exit(0)
 
 MAX = 16 * 1024 * 1024
 results = []
-# Under make check-valgrind ($VALGRIND set) ipc-wsd runs under memcheck;
-# its exit status (clean-exit) carries memcheck's verdict.
-wsd_run = [wsd]
-if os.environ.get("VALGRIND"):
-    wsd_run = [os.environ["VALGRIND"], "--quiet"] + \
-        os.environ.get("MEMCHECK_FLAGS", "").split() + [wsd]
 
 
-def log(msg):
-    # stdout is the TAP stream: diagnostics are comments.
-    for line in str(msg).splitlines():
-        print("# " + line)
+class Daemons(wsdtest.Daemons):
+    """pongd, ipc-wsd under memcheck in make check-valgrind (its exit
+    status, checked at clean-exit, carries memcheck's verdict), and a
+    service of ours, "probe", to see whether ipc-wsd connects to it."""
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, what, seconds=20):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise RuntimeError("timed out waiting for " + what)
-
-
-def can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-class Daemons:
     def __init__(self):
-        self.rundir = tempfile.mkdtemp(prefix="test-wsd.")
-        os.chmod(self.rundir, 0o700)
-        self.env = dict(os.environ, IPC_RUNDIR=self.rundir)
-        self.env.pop("IPC_NETWORK", None)
-        self.procs = []
-        self.pongd = self.spawn([pongd])
-        wait_for(lambda: os.path.exists(os.path.join(self.rundir, "pong")),
-                 "pongd")
-        # A service of ours, to see whether ipc-wsd connects to it.
+        super().__init__("test-wsd.", memcheck=True)
         self.probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.probe.bind(os.path.join(self.rundir, "probe"))
         self.probe.listen(16)
         self.probe.setblocking(False)
 
-    def spawn(self, argv):
-        p = subprocess.Popen(argv, env=self.env)
-        self.procs.append(p)
-        return p
-
-    def wsd(self, *args):
-        port = free_port()
-        self.spawn(wsd_run + ["--listen", "127.0.0.1:%d" % port] +
-                   list(args))
-        wait_for(lambda: can_connect(port), "ipc-wsd")
-        return port
-
     def stop(self):
-        for p in reversed(self.procs):
-            p.send_signal(signal.SIGTERM)
-        ok = True
-        for p in reversed(self.procs):
-            try:
-                rc = p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                rc = -9
-            if rc != 0:
-                log("%s exited with %d" % (p.args[0], rc))
-                ok = False
+        ok = super().stop()
         self.probe.close()
-        shutil.rmtree(self.rundir, ignore_errors=True)
         return ok
 
 
