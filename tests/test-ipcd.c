@@ -12,7 +12,11 @@
  * ipcd), "stall" never replies, "close" closes, "long" and "toolong"
  * send an error reply of the most bytes ipcd takes and of one more,
  * "e2long" one of the most bytes whose errno name ipcd does not know;
- * anything else is sent back as the reply itself, '_' read as ' ' (so
+ * "handover" replies ok with a socket of a socketpair attached, closes
+ * its connection with ipcd and echoes the bytes of the socketpair's other
+ * end (as ipc-sshd hands over ssh's socket), "handover2" and
+ * "handoverpipe" attach two sockets or a pipe, "handerror" an error with
+ * a socket; anything else is sent back as the reply itself, '_' read as ' ' (so
  * "error_EACCES_no" replies "error EACCES no").
  *
  * A fake ipcd, raw sockets in a forked child, sends the client replies
@@ -52,6 +56,63 @@
 /* What the fake does with each connection, by fd. */
 enum fake_state { FAKE_NEW, FAKE_ECHO, FAKE_STALLED };
 
+static void send_with_fds(int fd, const void *buf, size_t len,
+			  const int *fds, int nfds);
+
+/* The fake's ends of the socketpairs it handed over, by fd. */
+static bool fake_handed[4096];
+
+/*
+ * Replies @reply on @fd (nothing queued there) with @nfds fds attached:
+ * a socketpair's other ends, or a pipe's read end; for "ok" with one
+ * socket, the fake's end echoes.
+ */
+static void fake_hand_over(void *ctx, int fd, const char *reply, int nfds,
+			   bool pipe, enum fake_state *state)
+{
+	GByteArray *out = g_byte_array_new();
+	int sv[2][2], fds[2], i;
+
+	for (i = 0; i < nfds; i++) {
+		if (pipe)
+			ipc_test_pipe(sv[i]);
+		else
+			g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM |
+						     SOCK_CLOEXEC, 0, sv[i]));
+		fds[i] = sv[i][1];
+	}
+	ipc_test_append_frame(out, reply, strlen(reply));
+	send_with_fds(fd, out->data, out->len, fds, nfds);
+	g_byte_array_unref(out);
+	for (i = 0; i < nfds; i++)
+		close(sv[i][1]);
+	if (nfds == 1 && !pipe && !strcmp(reply, "ok")) {
+		g_assert_cmpint(sv[0][0], <, 4096);
+		fake_handed[sv[0][0]] = true;
+		g_assert_cmpint(ipc_add_external(ctx, sv[0][0]), ==, 0);
+		/* ipcd's connection is done with: the client has ours. */
+		ipc_close_fd(ctx, fd);
+		return;
+	}
+	for (i = 0; i < nfds; i++)
+		close(sv[i][0]);
+	*state = FAKE_STALLED;
+}
+
+/* Echoes what came on the handed-over socket, byte for byte. */
+static void fake_handed_echo(void *ctx, int fd)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		fake_handed[fd] = false;
+		ipc_close_fd(ctx, fd);
+		return;
+	}
+	ipc_test_write_all(fd, buf, (size_t)n);
+}
+
 static void fake_reply(void *ctx, int fd, const char *what, size_t len,
 		       enum fake_state *state)
 {
@@ -88,6 +149,14 @@ static void fake_reply(void *ctx, int fd, const char *what, size_t len,
 		g_assert_cmpint(ipc_schedule(ctx, fd, big, REPLY_MAX), ==, 0);
 		g_free(big);
 		*state = FAKE_STALLED;
+	} else if (!strcmp(reply, "handover")) {
+		fake_hand_over(ctx, fd, "ok", 1, false, state);
+	} else if (!strcmp(reply, "handover2")) {
+		fake_hand_over(ctx, fd, "ok", 2, false, state);
+	} else if (!strcmp(reply, "handoverpipe")) {
+		fake_hand_over(ctx, fd, "ok", 1, true, state);
+	} else if (!strcmp(reply, "handerror")) {
+		fake_hand_over(ctx, fd, "error EACCES handed", 1, false, state);
 	} else if (!strcmp(reply, "stall")) {
 		*state = FAKE_STALLED;
 	} else if (!strcmp(reply, "close")) {
@@ -141,7 +210,13 @@ static void fake_child(void *arg)
 			fake_message(ctx, states, &ev);
 			break;
 		case EXTERNAL:
+			if (ev.fd >= 0 && ev.fd < 4096 && fake_handed[ev.fd])
+				fake_handed_echo(ctx, ev.fd);
+			done = ev.fd == stop;
+			break;
 		case DISCONNECTION:
+			if (ev.fd >= 0 && ev.fd < 4096)
+				fake_handed[ev.fd] = false;
 			done = ev.fd == stop;
 			break;
 		default:
@@ -346,6 +421,34 @@ static void test_routed_echo(struct net *n, gconstpointer data)
 	g_assert_nonnull(strstr(n->log, "pong -> fake://h/echo: ok"));
 }
 
+/*
+ * A protocol service that sends a socket with its ok (ipc-sshd): the
+ * client gets that socket, not ipcd's connection to the service (which
+ * the fake closed at once), and talks to the fake through it.
+ */
+static void test_routed_handover(struct net *n, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	int fd = -1;
+
+	(void)data;
+	g_assert_cmpint(routed_connect(n->base.ctx, "pong fake://h/handover",
+				       "pong", &fd), ==, 0);
+	g_assert_cmpint(fcntl(fd, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+	assert_echoes(n->base.ctx, fd);
+	g_assert_cmpint(ipc_close_fd(n->base.ctx, fd), ==, 0);
+	/* The fake saw the end of the socket: it hands over another. */
+	g_assert_cmpint(routed_connect(n->base.ctx, "pong fake://h/handover",
+				       "pong", &fd), ==, 0);
+	assert_echoes(n->base.ctx, fd);
+	fake_stop(&n->fake);
+	ipc_test_wait_for(n->base.ctx, DISCONNECTION, &ev);
+	g_assert_cmpint(ev.fd, ==, fd);
+	fake_start(&n->fake);
+	n->log = ipcd_stop(&n->ipcd, SIGTERM);
+	g_assert_nonnull(strstr(n->log, "pong -> fake://h/handover: ok"));
+}
+
 /* The bytes the protocol service sent right after ok reach the client. */
 static void test_routed_bytes_after_ok(struct net *n, gconstpointer data)
 {
@@ -388,6 +491,9 @@ static void test_routed_errors(struct net *n, gconstpointer data)
 		{ "pong fake://h/error_EWHAT_unknown", -EPROTO },
 		{ "pong fake://h/garbage", -EPROTO },
 		{ "pong fake://h/close", -ECONNRESET },
+		{ "pong fake://h/handover2", -EPROTO },
+		{ "pong fake://h/handoverpipe", -EPROTO },
+		{ "pong fake://h/handerror", -EACCES },
 		{ "pong fake://h/long", -EACCES },
 		{ "pong fake://h/toolong", -EPROTO },
 		{ "pong nosuch://h/x", -ENOENT },
@@ -1034,6 +1140,7 @@ int main(int argc, char **argv)
 
 	ipc_test_init(&argc, &argv);
 	NET_ADD("/ipc/ipcd/routed/echo", test_routed_echo, NULL);
+	NET_ADD("/ipc/ipcd/routed/handover", test_routed_handover, NULL);
 	NET_ADD("/ipc/ipcd/routed/bytes-after-ok", test_routed_bytes_after_ok,
 		NULL);
 	NET_ADD("/ipc/ipcd/routed/peer-gone", test_routed_peer_gone, NULL);

@@ -32,6 +32,7 @@ struct handshake_reader {
 	size_t got;		/* bytes read: header, then payload */
 	int result;		/* 1 or a negative errno once finished */
 	unsigned char header[4];
+	int passfd;		/* handshake_read_fd(): the fd sent, or -1 */
 };
 
 /* Prepares @r to read one frame of at most @max payload bytes into @buf. */
@@ -47,6 +48,15 @@ void handshake_reader_init(struct handshake_reader *r, char *buf, size_t max);
  * calls return the same without reading.
  */
 int handshake_read(int fd, struct handshake_reader *r);
+
+/*
+ * handshake_read() on a Unix socket, also taking the fd that may come
+ * with the frame (an SCM_RIGHTS control message of one fd): kept in
+ * r->passfd (close-on-exec, the caller's to close, also after an error).
+ * More than one fd, or a truncated or other control message, ends the
+ * frame with -EPROTO (every fd received is closed).
+ */
+int handshake_read_fd(int fd, struct handshake_reader *r);
 
 /*
  * Sends one frame (header and @len payload bytes) on the socket @fd with

@@ -9,7 +9,7 @@
  * daemon blocks SIGCHLD and its stop signals for its signalfd, and
  * ignores SIGPIPE).  Its stdin and stdout are one end of a socketpair,
  * the other end being the fd the daemon reads the status frame from and
- * then switches with the client; its stderr a pipe read into the log.
+ * then hands to the client; its stderr a pipe read into the log.
  * Every other fd of the daemon is close-on-exec.
  *
  * What ssh's stderr says gives the errno of a failed connection: OpenSSH

@@ -7,11 +7,20 @@
  * A client of the libipc service "ssh" (ipcd) sends a URI
  * ssh://[USER@]HOST[:PORT]/SERVICE; ipc-sshd runs OpenSSH's client,
  *   ssh -T -o BatchMode=yes ... HOST ipcctl bridge 'SERVICE'
- * whose stdin and stdout are one socket of ours.  The remote bridge
- * (ipcctl(1)) writes one status frame, "ok" once it reached SERVICE or an
- * error; ipc-sshd passes an error on, or replies "ok" and switches the
- * client's connection with the socket: from then on the library relays
- * the frames untouched (ipc_add_switch()).  When ssh fails before the
+ * whose stdin and stdout are one end of a socketpair, the other end ours.
+ * The remote bridge (ipcctl(1)) writes one status frame, "ok" once it
+ * reached SERVICE or an error; ipc-sshd reads exactly that frame from its
+ * end and passes an error on, or replies "ok" with its end of the
+ * socketpair attached (SCM_RIGHTS), which ipcd hands to the client
+ * instead of its connection to us (doc/network.md, section 2).  From then
+ * on the client reads and writes ssh's socket itself: no relay of ours on
+ * the data path, and nothing of the connection left here but the ssh
+ * process (reaped) and its stderr (logged).  The status is read by us,
+ * not by the client, so that every failure (ssh's stderr, its exit
+ * status, our time limit) maps to its errno before the client holds
+ * anything; starting ssh on the client's own socket would deliver the
+ * bridge's status to ipcd directly, but then a failure of ssh before the
+ * status could not be told from one after it.  When ssh fails before the
  * status frame, what its stderr said (else its exit status) gives the
  * error (doc/network.md).  ssh's stderr goes to ipc-sshd's log only.
  *
@@ -60,8 +69,6 @@
 #define DEFAULT_TIMEOUT_MS 8000
 #define DEFAULT_PERSIST_S 60
 #define PERSIST_MAX_S 86400
-/* Time ssh has to end after its client went away, then SIGTERM. */
-#define LINGER_MS 5000
 /* How long stop() waits for the children, then SIGKILL. */
 #define STOP_WAIT_MS 3000
 /* A ControlPath and ssh's temporary name beside it must fit sun_path. */
@@ -81,8 +88,8 @@ struct sshd {
 	bool stop;
 };
 
-/* A child in the relay whose client went: its ssh may linger this long. */
-enum { CHILD_CLOSING = CHILD_ENDED + 1, CHILD_REQUEST };
+/* A client whose URI has not come yet. */
+enum { CHILD_REQUEST = CHILD_ENDED + 1 };
 
 /* ------------------------------------------------------------------ */
 /* Children                                                             */
@@ -304,16 +311,21 @@ static void child_status(struct sshd *d, struct child *c)
 		child_fail(d, c, -ret, text.len ? shown : "bad status");
 		return;
 	}
-	ret = ipc_schedule(d->ctx, c->client, "ok", 2);
-	if (ret == 0)
-		ret = ipc_add_switch(d->ctx, c->client, c->sock);
+	/*
+	 * The client gets ssh's socket itself, with the "ok" (ipcd passes
+	 * it on): from then on it talks to ssh, and we hold nothing of the
+	 * connection but the ssh process and its stderr.
+	 */
+	ret = handshake_send(c->client, "ok", 2, c->sock);
 	if (ret < 0) {
 		child_fail(d, c, -ret, strerror(-ret));
 		return;
 	}
 	log_line("%s%s%s -> %s: ok (pid %ld)", h->user, h->user[0] ? "@" : "",
 		 h->name, c->service, (long)c->pid);
-	c->state = CHILD_RELAYING;
+	c->state = CHILD_HANDED;
+	fd_close(d, &c->client);
+	fd_close(d, &c->sock);
 }
 
 static void child_sock_readable(struct sshd *d, struct child *c)
@@ -455,20 +467,6 @@ static void fd_gone(struct sshd *d, int fd)
 		return;
 	if (fd == c->err) {
 		c->err = -1;
-	} else if (c->state == CHILD_RELAYING) {
-		/*
-		 * The switch closes both sides: ssh sees end of file, the
-		 * remote bridge too, and ssh ends; a stuck one is stopped
-		 * after LINGER_MS.
-		 */
-		if (fd == c->client)
-			c->client = -1;
-		else
-			c->sock = -1;
-		if (c->client < 0 && c->sock < 0) {
-			c->state = (enum child_state)CHILD_CLOSING;
-			c->deadline_ms = daemon_now_ms() + LINGER_MS;
-		}
 	} else if (fd == c->client) {
 		/* The requester went away during the handshake. */
 		c->client = -1;
@@ -498,9 +496,9 @@ static void check_deadlines(struct sshd *d)
 
 	for (c = d->children; c; c = next) {
 		next = c->next;
-		if (c->deadline_ms > now || c->state == CHILD_RELAYING)
+		if (c->deadline_ms > now || c->state == CHILD_HANDED)
 			continue;
-		if ((int)c->state == CHILD_CLOSING || c->client < 0) {
+		if (c->client < 0) {
 			if (c->pid > 0)
 				kill(c->pid, SIGTERM);
 			fd_close(d, &c->sock);
@@ -527,7 +525,7 @@ static void handle_event(struct sshd *d, char type, int fd, int newfd,
 		break;
 	case MESSAGE_RX:
 		c = child_by_fd(d, fd);
-		if (c && c->client == fd && c->state != CHILD_RELAYING)
+		if (c && c->client == fd && c->state != CHILD_HANDED)
 			child_request(d, c, buf, len);
 		break;
 	case EXTERNAL:

@@ -53,13 +53,14 @@ struct host {
 enum child_state {
 	CHILD_QUEUED,		/* waits for its host's first ssh */
 	CHILD_STARTING,		/* ssh runs, its status not read yet */
-	CHILD_RELAYING,		/* switched: the library relays */
+	CHILD_HANDED,		/* the client holds ssh's socket */
 	CHILD_ENDED,		/* ssh closed its stdout first */
 };
 
 /*
- * A routed client and its ssh child.  @sock is ssh's stdin and stdout
- * (one socket of a socketpair); @err the read end of its stderr.
+ * A routed client and its ssh child.  @sock is our end of the
+ * socketpair whose other end is ssh's stdin and stdout, handed to the
+ * client with the "ok"; @err the read end of its stderr.
  */
 struct child {
 	enum child_state state;

@@ -6,8 +6,10 @@
  * The libipc service "ipc".  A client sends one lookup, NAME;RULES;
  * ipcd finds the rule for NAME, connects to the protocol service named by
  * the URI's scheme ("tcp": ipc-tcpd), sends it the URI, reads its reply,
- * and on "ok" passes that connection's fd to the client with SCM_RIGHTS;
- * an error reply is forwarded.
+ * and on "ok" passes that connection's fd to the client with SCM_RIGHTS,
+ * or the fd that came with the "ok" when the protocol service sent one
+ * (ipc-sshd hands over ssh's socket: the client then talks to ssh, no
+ * relay between); an error reply is forwarded.
  *
  * The clients' lookups arrive as libipc messages.  The connection to the
  * protocol service is made and read raw (an external fd of the context,
@@ -154,6 +156,7 @@ static int lookup_new(struct ipcd *d, int client)
 	}
 	l->client = client;
 	l->service = -1;
+	handshake_reader_init(&l->reader, l->reply, sizeof(l->reply));
 	l->step = STEP_LOOKUP;
 	l->deadline = daemon_now_ms() + (uint64_t)d->client_timeout;
 	l->pid = -1;
@@ -179,6 +182,8 @@ static void lookup_end(struct ipcd *d, struct lookup *l)
 		d->byfd[l->service] = NULL;
 		ipc_close_fd(d->ctx, l->service);
 	}
+	if (l->reader.passfd >= 0)
+		close(l->reader.passfd);
 	free(l->uri);
 	free(l);
 	if (--d->active == 0)
@@ -235,10 +240,31 @@ static void lookup_fail(struct ipcd *d, struct lookup *l, int err,
 	lookup_end(d, l);
 }
 
-/* The protocol service said ok: its fd goes to the client. */
+/* A stream socket, as the client wants one. */
+static bool is_stream_socket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_STREAM;
+}
+
+/*
+ * The protocol service said ok: its connection goes to the client, or
+ * the socket it sent with the ok (doc/network.md, section 2).
+ */
 static void lookup_pass(struct ipcd *d, struct lookup *l)
 {
-	int ret = handshake_send(l->client, "ok", 2, l->service);
+	int passfd = l->reader.passfd >= 0 ? l->reader.passfd : l->service;
+	int ret;
+
+	if (!is_stream_socket(passfd)) {
+		lookup_fail(d, l, EPROTO, "the protocol service passed no "
+			    "stream socket");
+		return;
+	}
+	ret = handshake_send(l->client, "ok", 2, passfd);
 
 	if (ret < 0) {
 		char what[128];
@@ -319,13 +345,13 @@ static void service_readable(struct ipcd *d, struct lookup *l)
 {
 	struct ipc_span text;
 	char copy[REPLY_MAX + 1];
-	int ret = handshake_read(l->service, &l->reader);
+	int ret = handshake_read_fd(l->service, &l->reader);
 
 	if (ret == 0)
 		return;
 	if (ret < 0) {
-		lookup_fail(d, l, ret == -EMSGSIZE ? EPROTO : ECONNRESET,
-			    "no reply from the protocol service");
+		lookup_fail(d, l, ret == -EMSGSIZE || ret == -EPROTO ? EPROTO :
+			    ECONNRESET, "no reply from the protocol service");
 		return;
 	}
 	ret = ipc__reply_parse(l->reply, l->reader.len, &text);
