@@ -42,7 +42,7 @@ static void parse(const uint8_t *data, size_t size, size_t chunk,
 	size_t off = 0;
 
 	memset(r, 0, sizeof(*r));
-	ws_parser_init(&p, max);
+	ws_parser_init(&p, max, NULL);
 	while (off < size && !r->err) {
 		size_t n = size - off < chunk ? size - off : chunk, pos = 0;
 
