@@ -20,6 +20,9 @@
  * the closing frame, after the context let go of its fd.  Sockets with
  * bytes to write are polled by the main loop next to the context's fd
  * (ipc_context_fd()), or between short waits with the poll(2) backend.
+ * The context's fd is asked for when a socket first has to be polled:
+ * it costs an eventfd write and read per event returned with work left,
+ * which a daemon whose clients keep up never pays.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -101,6 +104,7 @@ struct conn {
 	bool text;		/* service messages go as text */
 	bool eof;		/* the client hung up */
 	bool close_queued;	/* our close frame is queued */
+	bool drained;		/* the last read took all there was */
 	bool shut;		/* drained: write side shut down */
 	uint64_t deadline;	/* handshake, then drain */
 	size_t watch;		/* index in the watch list, or SIZE_MAX */
@@ -137,7 +141,9 @@ struct options {
 struct wsd {
 	struct options opt;
 	void *ctx;
-	int ctxfd;		/* ipc_context_fd(), -1 with poll(2) */
+	int ctxfd;		/* ipc_context_fd(), -1 until needed or
+				 * with poll(2) */
+	bool ctxfd_asked;
 	int listenfd;
 	int signalfd;
 	int wwwfd;
@@ -415,11 +421,21 @@ static ssize_t client_read(struct wsd *d, struct conn *c, int fd, void *buf,
 {
 	ssize_t n;
 
-	do {
-		n = read(fd, buf, len);
-	} while (n < 0 && errno == EINTR);
-	if (n > 0)
+	/* A short read took all there was: nothing to read now, and the
+	 * context's level-triggered wait calls again when there is. */
+	if (c->drained) {
+		c->drained = false;
+		n = -1;
+		errno = EAGAIN;
+	} else {
+		do {
+			n = read(fd, buf, len);
+		} while (n < 0 && errno == EINTR);
+	}
+	if (n > 0) {
+		c->drained = (size_t)n < len;
 		return n;
+	}
 	if (n == 0) {
 		c->eof = true;
 		*ret = CB_FD_CLOSING;
@@ -1037,6 +1053,12 @@ static int serve(struct wsd *d)
 		int fd, newfd, timeout = -1;
 		char type;
 
+		if (d->nwatch && !d->ctxfd_asked) {
+			/* With the poll(2) backend there is none: short
+			 * waits instead. */
+			d->ctxfd = ipc_context_fd(d->ctx);
+			d->ctxfd_asked = true;
+		}
 		if (d->nwatch) {
 			poll_watched(d, d->ctxfd >= 0 ? -1 : 0);
 			timeout = d->ctxfd >= 0 ? 0 : POLL_BACKEND_WAIT_MS;
@@ -1142,8 +1164,6 @@ static int start(struct wsd *d)
 	if (ret < 0)
 		return start_failed("listen on", d->opt.listen, ret);
 	d->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	/* With the poll(2) backend there is none: short waits instead. */
-	d->ctxfd = ipc_context_fd(d->ctx);
 	ipc_context_timer(d->ctx, d->opt.timeout_ms < 1000 ?
 			  (int)d->opt.timeout_ms / 4 + 1 : 250);
 	log_line("listening on %s, %zu service%s allowed", d->opt.listen,
