@@ -15,8 +15,8 @@
  * trip through ipc-wsd at most 2.5 times the direct one, the 1 MiB
  * throughput at least half the direct one.
  *
- * A third row bounds what any gateway could do on the same path: the
- * same WebSocket client through a bare relay of this program (a child
+ * A third row is a reference for any gateway on the same path: the same
+ * WebSocket client through a bare relay of this program (a child
  * process, blocking I/O, one connection at a time, one buffer): it reads
  * each frame whole into its buffer, unmasks it in place, writes it to
  * pongd with its libipc header, reads the reply and writes it back as a
@@ -261,7 +261,7 @@ static double ws_run(unsigned int port, const char *payload, size_t len,
 	return t;
 }
 
-/* --- the bare relay: the bound ----------------------------------------- */
+/* --- the bare relay: a reference ------------------------------------- */
 
 static void unmask_words(char *p, size_t n, const uint8_t key[4])
 {
@@ -523,8 +523,8 @@ int main(int argc, char **argv)
 	       median(wbig) / 1e6);
 	printf("| ratio (target) | %.2fx (<= 2.5x) | %.2fx (>= 0.5x) |\n",
 	       median(w64) / median(d64), median(wbig) / median(dbig));
-	printf("| bare relay (bound) | %.1f | %.0f |\n", median(r64) * 1e6,
-	       median(rbig) / 1e6);
+	printf("| bare relay (reference) | %.1f | %.0f |\n",
+	       median(r64) * 1e6, median(rbig) / 1e6);
 	printf("| bare relay ratio | %.2fx | %.2fx |\n",
 	       median(r64) / median(d64), median(rbig) / median(dbig));
 	kill(relay, SIGTERM);
