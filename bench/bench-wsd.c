@@ -13,7 +13,14 @@
  * It prints the medians and
  * the ratios that doc/performance.md states as targets: the 64 B round
  * trip through ipc-wsd at most 2.5 times the direct one, the 1 MiB
- * throughput at least half the direct one.  Not run by make check.
+ * throughput at least half the direct one.
+ *
+ * A third row is a reference for any gateway on the same path: the same
+ * WebSocket client through a bare relay of this program (a child
+ * process, blocking I/O, one connection at a time, one buffer): it reads
+ * each frame whole into its buffer, unmasks it in place, writes it to
+ * pongd with its libipc header, reads the reply and writes it back as a
+ * frame; no event loop, no library, no check.  Not run by make check.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -33,6 +40,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -125,6 +133,27 @@ static void read_all(int fd, void *p, size_t n)
 			die("read");
 		p = (char *)p + r;
 		n -= (size_t)r;
+	}
+}
+
+static void writev_all(int fd, struct iovec *iov)
+{
+	int cnt = 2;
+
+	while (cnt) {
+		ssize_t w = writev(fd, iov, cnt);
+
+		if (w <= 0)
+			die("writev");
+		while (cnt && (size_t)w >= iov[0].iov_len) {
+			w -= (ssize_t)iov[0].iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt) {
+			iov[0].iov_base = (char *)iov[0].iov_base + w;
+			iov[0].iov_len -= (size_t)w;
+		}
 	}
 }
 
@@ -232,6 +261,147 @@ static double ws_run(unsigned int port, const char *payload, size_t len,
 	return t;
 }
 
+/* --- the bare relay: a reference ------------------------------------- */
+
+static void unmask_words(char *p, size_t n, const uint8_t key[4])
+{
+	uint8_t k8[8];
+	uint64_t k, w;
+	size_t i = 0;
+
+	memcpy(k8, key, 4);
+	memcpy(k8 + 4, key, 4);
+	memcpy(&k, k8, 8);
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		w ^= k;
+		memcpy(p + i, &w, 8);
+	}
+	for (; i < n; i++)
+		p[i] = (char)(p[i] ^ key[i & 3]);
+}
+
+/* Relays one client's frames to pongd and back until it hangs up. */
+static void relay_client(int fd, const char *svcpath, char *buf)
+{
+	static const char ok[] =
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+		"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char head[1024];
+	size_t got = 0;
+	int svc;
+
+	while (got < 4 || memcmp(head + got - 4, "\r\n\r\n", 4) != 0) {
+		if (got == sizeof(head) || read(fd, head + got++, 1) != 1)
+			return;
+	}
+	write_all(fd, ok, sizeof(ok) - 1);
+	svc = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (strlen(svcpath) >= sizeof(sun.sun_path))
+		die("relay: run directory path too long");
+	memcpy(sun.sun_path, svcpath, strlen(svcpath) + 1);
+	if (svc < 0 || connect(svc, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		die("relay: connect to pongd");
+	for (;;) {
+		uint8_t h[14], key[4];
+		uint64_t n;
+		struct iovec iov[2];
+		uint32_t be;
+		ssize_t r;
+		int i;
+
+		r = read(fd, h, 2);
+		if (r <= 0)
+			break;
+		if (r == 1)
+			read_all(fd, h + 1, 1);
+		n = h[1] & 0x7f;
+		if (n == 126) {
+			read_all(fd, h + 2, 2);
+			n = (uint64_t)h[2] << 8 | h[3];
+		} else if (n == 127) {
+			read_all(fd, h + 2, 8);
+			for (n = 0, i = 2; i < 10; i++)
+				n = n << 8 | h[i];
+		}
+		if (n > BIG)
+			die("relay: frame too large");
+		read_all(fd, key, 4);
+		read_all(fd, buf, (size_t)n);
+		unmask_words(buf, (size_t)n, key);
+		be = htonl((uint32_t)n);
+		iov[0] = (struct iovec){ &be, 4 };
+		iov[1] = (struct iovec){ buf, (size_t)n };
+		writev_all(svc, iov);
+		read_all(svc, &be, 4);
+		n = ntohl(be);
+		if (n > BIG)
+			die("relay: reply too large");
+		read_all(svc, buf, (size_t)n);
+		h[0] = 0x82;
+		if (n < 126) {
+			h[1] = (uint8_t)n;
+			iov[0].iov_len = 2;
+		} else if (n <= 0xffff) {
+			h[1] = 126;
+			h[2] = (uint8_t)(n >> 8);
+			h[3] = (uint8_t)n;
+			iov[0].iov_len = 4;
+		} else {
+			h[1] = 127;
+			for (i = 0; i < 8; i++)
+				h[2 + i] = (uint8_t)(n >> (56 - 8 * i));
+			iov[0].iov_len = 10;
+		}
+		iov[0].iov_base = h;
+		iov[1] = (struct iovec){ buf, (size_t)n };
+		writev_all(fd, iov);
+	}
+	close(svc);
+}
+
+/* The relay's process: listens on @port, serves clients one by one. */
+static pid_t relay_start(unsigned int port, const char *rundir)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char svcpath[128];
+	int lfd, one = 1;
+	pid_t pid;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(lfd, 8) < 0)
+		die("relay: listen");
+	snprintf(svcpath, sizeof(svcpath), "%s/pong", rundir);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		char *buf = malloc(BIG);
+
+		if (!buf)
+			die("malloc");
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+
+			if (fd < 0)
+				continue;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
+			relay_client(fd, svcpath, buf);
+			close(fd);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
 /* --- direct libipc client --------------------------------------------- */
 
 static double ipc_run(const char *payload, size_t len, unsigned long count,
@@ -286,10 +456,11 @@ int main(int argc, char **argv)
 	char rundir[] = "/tmp/bench-wsd.XXXXXX", listen[32], path[64];
 	char opt_listen[] = "--listen", opt_allow[] = "--allow",
 	     service[] = "pong";
-	double d64[RUNS], w64[RUNS], dbig[RUNS], wbig[RUNS];
+	double d64[RUNS], w64[RUNS], dbig[RUNS], wbig[RUNS], r64[RUNS],
+	       rbig[RUNS];
 	char *payload, *buf;
-	unsigned int port;
-	pid_t pongd, wsd;
+	unsigned int port, rport;
+	pid_t pongd, wsd, relay;
 	int i;
 
 	if (argc < 3) {
@@ -324,6 +495,8 @@ int main(int argc, char **argv)
 		pongd = spawn(pargv);
 		wsd = spawn(wargv);
 	}
+	rport = free_port();
+	relay = relay_start(rport, rundir);
 	payload = malloc(BIG);
 	buf = malloc(BIG);
 	if (!payload || !buf)
@@ -337,6 +510,10 @@ int main(int argc, char **argv)
 			  ipc_run(payload, BIG, BIG_ROUND_TRIPS, buf);
 		wbig[i] = 2.0 * BIG * BIG_ROUND_TRIPS /
 			  ws_run(port, payload, BIG, BIG_ROUND_TRIPS, buf);
+		r64[i] = ws_run(rport, payload, 64, small, buf) /
+			 (double)small;
+		rbig[i] = 2.0 * BIG * BIG_ROUND_TRIPS /
+			  ws_run(rport, payload, BIG, BIG_ROUND_TRIPS, buf);
 	}
 	printf("| path | 64 B round trip (us) | 1 MiB echo (MB/s, both ways) |\n");
 	printf("|---|---:|---:|\n");
@@ -346,8 +523,14 @@ int main(int argc, char **argv)
 	       median(wbig) / 1e6);
 	printf("| ratio (target) | %.2fx (<= 2.5x) | %.2fx (>= 0.5x) |\n",
 	       median(w64) / median(d64), median(wbig) / median(dbig));
+	printf("| bare relay (reference) | %.1f | %.0f |\n",
+	       median(r64) * 1e6, median(rbig) / 1e6);
+	printf("| bare relay ratio | %.2fx | %.2fx |\n",
+	       median(r64) / median(d64), median(rbig) / median(dbig));
+	kill(relay, SIGTERM);
 	kill(wsd, SIGTERM);
 	kill(pongd, SIGTERM);
+	waitpid(relay, NULL, 0);
 	waitpid(wsd, NULL, 0);
 	waitpid(pongd, NULL, 0);
 	snprintf(path, sizeof(path), "%s", rundir);

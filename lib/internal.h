@@ -433,6 +433,10 @@ IPC_HIDDEN void ipc__throttle_check(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN bool ipc__may_read(const struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__send(struct ipc_conn *c, const void *buf, size_t len);
 IPC_HIDDEN void ipc__widen(struct ipc_conn *c, size_t len);
+/* A large frame to a socket with nothing queued, sent from @payload:
+ * only what the socket did not take is queued (write.c). */
+IPC_HIDDEN int ipc__schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
+				    const char *payload, size_t len);
 /* Blocks until fd is ready for @events (the blocking calls only). */
 IPC_HIDDEN void ipc__wait_fd(int fd, short events);
 

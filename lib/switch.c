@@ -5,7 +5,9 @@
  *
  * A switched fd reads messages with the libipc framing or its input
  * callback, and each message goes straight to the other side: queued
- * there (one copy) or handed to its output callback (no copy).  When one
+ * there (one copy), written from where it was read when it is large and
+ * nothing waits before it (no copy but of what the socket did not take),
+ * or handed to its output callback (no copy).  When one
  * side goes away the other stops reading, writes what was forwarded to it,
  * then closes; each side gets its DISCONNECTION event.
  *
@@ -285,6 +287,14 @@ static int forward(struct ipc_ctx *ctx, uint32_t slot, const char *payload,
 		return ret == CB_NO_ERROR || ret == CB_IGNORE ? 0 : -EPIPE;
 	}
 	ipc__widen(dst, len);
+	if (len >= IPC_DIRECT_FROM && dst->out.len == dst->out.off &&
+	    (dst->flags & (IPC_F_SOCKET | IPC_F_POLLOUT | IPC_F_BROKEN |
+			   IPC_F_CLOSING | IPC_F_DRAIN)) == IPC_F_SOCKET) {
+		/* Sent, or queued; -ENOMEM: cut, and dst is dropped as for a
+		 * failed write (its DISCONNECTION ends the switch). */
+		ipc__schedule_direct(ctx, dst, payload, len);
+		return 0;
+	}
 	err = ipc__frame_queue(ctx, dst, payload, len);
 	if (err < 0)
 		return err;

@@ -344,8 +344,8 @@ void ipc__widen(struct ipc_conn *c, size_t len)
  * the queue.  If that copy cannot be made, the frame is already cut: the
  * connection is dropped as for a failed write.
  */
-static int schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
-			   const char *payload, size_t len)
+int ipc__schedule_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
+			 const char *payload, size_t len)
 {
 	char header[IPC_HEADER];
 	struct iovec iov[2] = {
@@ -435,7 +435,7 @@ IPC_EXPORT int ipc_schedule(void *ctx_, int servicefd, const char *mcontent,
 	ipc__widen(c, mlen);
 	if (mlen >= IPC_DIRECT_FROM && c->out.len == c->out.off &&
 	    !(c->flags & IPC_F_POLLOUT))
-		return schedule_direct(ctx, c, mcontent, mlen);
+		return ipc__schedule_direct(ctx, c, mcontent, mlen);
 	/* A full buffer goes out now; smaller batches wait for the loop. */
 	if (c->out.cap - c->out.len < IPC_HEADER + mlen && c->out.data &&
 	    !(c->flags & IPC_F_POLLOUT))

@@ -264,6 +264,79 @@ static void test_relay(Fixture *f, gconstpointer data)
 	close(r.raw_b);
 }
 
+/* Large messages and small ones between them, each with its own bytes:
+ * the large ones leave from where they were read, and what the socket did
+ * not take waits in the queue, in its place. */
+static const guint large_len[] = {
+	40000, 5, 1 << 20, 7, 8 << 20, 3 << 20, 11, 100000, 2,
+};
+
+/* All in one write: a small message may still wait, unwritten, when the
+ * large one behind it is read whole. */
+static void *large_writer(void *data)
+{
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	int fd = GPOINTER_TO_INT(data);
+
+	for (guint i = 0; i < G_N_ELEMENTS(large_len); i++) {
+		g_autofree guint8 *buf = g_malloc(large_len[i]);
+
+		ipc_test_fill(buf, large_len[i], i);
+		ipc_test_append_frame(out, buf, large_len[i]);
+	}
+	ipc_test_write_all(fd, out->data, out->len);
+	return NULL;
+}
+
+/* B reads late, so that the socket fills before it is read. */
+static void *large_reader(void *data)
+{
+	int fd = GPOINTER_TO_INT(data);
+	g_autoptr(GByteArray) in = g_byte_array_new();
+
+	g_usleep(100 * 1000);
+	for (guint i = 0; i < G_N_ELEMENTS(large_len); i++) {
+		g_autofree guint8 *want = g_malloc(large_len[i]);
+
+		ipc_test_fill(want, large_len[i], i);
+		ipc_test_read_frame(fd, in);
+		g_assert_cmpmem(in->data, in->len, want, large_len[i]);
+	}
+	return NULL;
+}
+
+static void test_large(Fixture *f, gconstpointer data)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	guint rx = 0, tx = 0, n = G_N_ELEMENTS(large_len);
+	pthread_t writer, reader;
+	struct relay r;
+
+	(void)data;
+	relay_open(f, &r);
+	g_assert_cmpint(ipc_add_switch(f->ctx, r.a, r.b), ==, 0);
+	g_assert_cmpint(pthread_create(&writer, NULL, large_writer,
+				       GINT_TO_POINTER(r.raw_a)), ==, 0);
+	g_assert_cmpint(pthread_create(&reader, NULL, large_reader,
+				       GINT_TO_POINTER(r.raw_b)), ==, 0);
+	while (rx < n || tx < n) {
+		ipc_test_next_event(f->ctx, &ev);
+		if (ev.type == SWITCH_RX) {
+			g_assert_cmpint(ev.fd, ==, r.a);
+			g_assert_cmpuint(ev.len, ==, large_len[rx]);
+			rx++;
+		} else {
+			assert_switch_tx(&ev, r.b);
+			tx++;
+			g_assert_cmpuint(tx, <=, rx);
+		}
+	}
+	g_assert_cmpint(pthread_join(writer, NULL), ==, 0);
+	g_assert_cmpint(pthread_join(reader, NULL), ==, 0);
+	close(r.raw_a);
+	close(r.raw_b);
+}
+
 /* A message kept after -EMSGSIZE (an event buffer too small for it) is
  * forwarded once its connection is switched, not returned as MESSAGE_RX,
  * and what followed it keeps its place behind it. */
@@ -684,6 +757,7 @@ int main(int argc, char **argv)
 #define ADD(path, data, func) \
 	g_test_add(path, Fixture, data, ipc_test_setup, func, ipc_test_teardown)
 	ADD("/ipc/switch/relay", NULL, test_relay);
+	ADD("/ipc/switch/large", NULL, test_large);
 	ADD("/ipc/switch/held-message", NULL, test_held_message);
 	ADD("/ipc/switch/preview", NULL, test_preview);
 	ADD("/ipc/switch/close-one-side", NULL, test_close_one_side);

@@ -107,6 +107,22 @@ def client_frame(opcode, payload, fin=True, rsv=0, mask=True, length=None):
     return hdr + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
+def masked_frame(payload):
+    """A masked binary frame, masked a word at a time (large payloads)."""
+    n = len(payload)
+    key = os.urandom(4)
+    mask = (key * (n // 4 + 1))[:n]
+    body = (int.from_bytes(payload, "big") ^
+            int.from_bytes(mask, "big")).to_bytes(n, "big") if n else b""
+    if n < 126:
+        hdr = struct.pack("!BB", 0x82, 0x80 | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", 0x82, 0x80 | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", 0x82, 0x80 | 127, n)
+    return hdr + key + body
+
+
 def read_frames(data):
     """Server frames (unmasked) in @data: a list of (opcode, payload)."""
     frames = []
@@ -216,6 +232,31 @@ def main():
     def _():
         data = random.randbytes(MAX)
         assert run(echo(uri, [data])) == [data]
+
+    @case("slow-reader")
+    def _():
+        # Echoes the client does not read for a while wait in ipc-wsd
+        # (the socket is polled until it takes them), whole and in order.
+        msgs = [os.urandom(n) for n in (1048579, 5, 700001, 70000, 800007)]
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(upgrade_head(b"/pong", port=port))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(1)
+            assert chunk, head
+            head += chunk
+        assert status_of(head) == 101, head
+        s.sendall(b"".join(masked_frame(m) for m in msgs))
+        time.sleep(1)
+        total = sum(len(m) + (2 if len(m) < 126 else
+                              4 if len(m) < 65536 else 10) for m in msgs)
+        data = bytearray()
+        while len(data) < total:
+            chunk = s.recv(1 << 20)
+            assert chunk, len(data)
+            data += chunk
+        s.close()
+        assert [p for _, p in read_frames(bytes(data))] == msgs
 
     @case("above-max")
     def _():

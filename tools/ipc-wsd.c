@@ -20,6 +20,9 @@
  * the closing frame, after the context let go of its fd.  Sockets with
  * bytes to write are polled by the main loop next to the context's fd
  * (ipc_context_fd()), or between short waits with the poll(2) backend.
+ * The context's fd is asked for when a socket first has to be polled:
+ * it costs an eventfd write and read per event returned with work left,
+ * which a daemon whose clients keep up never pays.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -68,6 +71,12 @@
 #define WWW_FILE_MAX (4 * 1024 * 1024)
 /* Client bytes read at once. */
 #define READ_CHUNK (64 * 1024)
+/* Read buffers kept for the next busy client, so that a busy client
+ * neither calls malloc per wake-up nor an idle one holds a buffer. */
+#define READ_POOL 8
+/* Payload bytes still to come from which a frame's payload is read
+ * straight into the message rather than through the read buffer. */
+#define DIRECT_MIN (16 * 1024)
 /*
  * Bytes of WebSocket frames waiting for a client that does not read: a
  * message of the service is refused (and both sides closed) when more
@@ -95,6 +104,7 @@ struct conn {
 	bool text;		/* service messages go as text */
 	bool eof;		/* the client hung up */
 	bool close_queued;	/* our close frame is queued */
+	bool drained;		/* the last read took all there was */
 	bool shut;		/* drained: write side shut down */
 	uint64_t deadline;	/* handshake, then drain */
 	size_t watch;		/* index in the watch list, or SIZE_MAX */
@@ -131,7 +141,9 @@ struct options {
 struct wsd {
 	struct options opt;
 	void *ctx;
-	int ctxfd;		/* ipc_context_fd(), -1 with poll(2) */
+	int ctxfd;		/* ipc_context_fd(), -1 until needed or
+				 * with poll(2) */
+	bool ctxfd_asked;
 	int listenfd;
 	int signalfd;
 	int wwwfd;
@@ -142,6 +154,10 @@ struct wsd {
 	struct conn **watch;	/* conns with bytes to write, or draining */
 	size_t nwatch, watch_cap;
 	size_t nconns;
+	/* memory shared by the clients, between their messages */
+	struct ws_spare spare;	/* one reassembly buffer */
+	uint8_t *rpool[READ_POOL];
+	size_t nrpool;
 };
 
 /* The callbacks get an fd only: the daemon is one per process. */
@@ -223,6 +239,27 @@ static void watch_remove(struct wsd *d, struct conn *c)
 	c->watch = SIZE_MAX;
 }
 
+/* A read buffer: from the pool when it has one. */
+static uint8_t *rbuf_take(struct wsd *d)
+{
+	if (d->nrpool)
+		return d->rpool[--d->nrpool];
+	return malloc(READ_CHUNK);
+}
+
+/* The client's read buffer, empty, goes back to the pool. */
+static void rbuf_release(struct wsd *d, struct conn *c)
+{
+	if (!c->rbuf)
+		return;
+	if (d->nrpool < READ_POOL)
+		d->rpool[d->nrpool++] = c->rbuf;
+	else
+		free(c->rbuf);
+	c->rbuf = NULL;
+	c->rpos = c->rlen = 0;
+}
+
 static void conn_free(struct wsd *d, struct conn *c)
 {
 	watch_remove(d, c);
@@ -233,7 +270,7 @@ static void conn_free(struct wsd *d, struct conn *c)
 		d->byfd[c->svc] = NULL;
 	close(c->own);
 	free(c->req);
-	free(c->rbuf);
+	rbuf_release(d, c);
 	free(c->out);
 	ws_parser_free(&c->parser);
 	free(c);
@@ -374,79 +411,152 @@ static void conn_drain(struct wsd *d, struct conn *c)
 /* ------------------------------------------------------------------ */
 
 /*
+ * Reads from the client: the bytes read (> 0), or 0 with *@ret the
+ * callback's answer: at the end of file, after an error, or with nothing
+ * to read (CB_IGNORE; then the client holds no read buffer, and no
+ * reassembly buffer between messages).
+ */
+static ssize_t client_read(struct wsd *d, struct conn *c, int fd, void *buf,
+			   size_t len, char *ret)
+{
+	ssize_t n;
+
+	/* A short read took all there was: nothing to read now, and the
+	 * context's level-triggered wait calls again when there is. */
+	if (c->drained) {
+		c->drained = false;
+		n = -1;
+		errno = EAGAIN;
+	} else {
+		do {
+			n = read(fd, buf, len);
+		} while (n < 0 && errno == EINTR);
+	}
+	if (n > 0) {
+		c->drained = (size_t)n < len;
+		return n;
+	}
+	if (n == 0) {
+		c->eof = true;
+		*ret = CB_FD_CLOSING;
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		c->eof = true;
+		*ret = CB_ERROR;
+	} else {
+		if (c->rpos == c->rlen)
+			rbuf_release(d, c);
+		ws_parser_idle(&c->parser);
+		*ret = CB_IGNORE;
+	}
+	return 0;
+}
+
+/*
+ * What the parser found (@ret, @ev): CB_NO_ERROR with a message in
+ * @payload, CB_ERROR or CB_FD_CLOSING, or -1 to read on.
+ */
+static int ws_event(struct wsd *d, struct conn *c, int ret,
+		    const struct ws_event *ev, char *payload, size_t *mlen)
+{
+	if (ret < 0) {
+		send_close(d, c, ws_close_code(ret));
+		return CB_ERROR;
+	}
+	switch (ret) {
+	case WS_MESSAGE:
+		if (ev->len > *mlen) {
+			send_close(d, c, WS_CLOSE_TOO_BIG);
+			return CB_ERROR;
+		}
+		/* Reassembled in place unless it began in an earlier call. */
+		if (ev->data != payload)
+			memcpy(payload, ev->data, ev->len);
+		*mlen = ev->len;
+		return CB_NO_ERROR;
+	case WS_PING:
+		if (out_pending(c) > OUT_HIGH_WATER ||
+		    send_frame(d, c, WS_OP_PONG, ev->data, ev->len) < 0)
+			return CB_ERROR;
+		return -1;
+	case WS_CLOSE:
+		send_close(d, c, ev->close_code ? ev->close_code :
+			   WS_CLOSE_NORMAL);
+		return CB_FD_CLOSING;
+	default:
+		return -1;	/* a pong, or all used */
+	}
+}
+
+/*
  * The client's frames: one WebSocket message becomes one libipc message;
  * pings are answered, the close handshake is answered and ends the
  * switch, a bad frame is answered by a close with its status code.
+ * Messages are reassembled in @payload itself (ws_parser_attach()), and
+ * large payloads are read straight into place, so that a message read
+ * whole in one call is not copied here but unmasked in place.
  */
 static char ws_in(int fd, char *payload, size_t *mlen)
 {
 	struct wsd *d = the;
 	struct conn *c = conn_of(d, fd);
 	struct ws_event ev;
-	size_t used;
+	size_t used, room;
+	char *dst;
 	ssize_t n;
+	char cb = CB_IGNORE;
 	int ret;
 
 	if (!c || c->state != CONN_WS)
 		return CB_ERROR;
+	ws_parser_attach(&c->parser, payload, *mlen);
 	for (;;) {
 		if (c->rpos < c->rlen) {
 			ret = ws_parse(&c->parser, c->rbuf + c->rpos,
 				       c->rlen - c->rpos, &used, &ev);
 			c->rpos += used;
-			if (ret < 0) {
-				send_close(d, c, ws_close_code(ret));
-				return CB_ERROR;
+			ret = ws_event(d, c, ret, &ev, payload, mlen);
+			if (ret >= 0) {
+				cb = (char)ret;
+				break;
 			}
-			switch (ret) {
-			case WS_MESSAGE:
-				if (ev.len > *mlen) {
-					send_close(d, c, WS_CLOSE_TOO_BIG);
-					return CB_ERROR;
-				}
-				memcpy(payload, ev.data, ev.len);
-				*mlen = ev.len;
-				return CB_NO_ERROR;
-			case WS_PING:
-				if (out_pending(c) > OUT_HIGH_WATER ||
-				    send_frame(d, c, WS_OP_PONG, ev.data,
-					       ev.len) < 0)
-					return CB_ERROR;
-				continue;
-			case WS_CLOSE:
-				send_close(d, c, ev.close_code ?
-					   ev.close_code : WS_CLOSE_NORMAL);
-				return CB_FD_CLOSING;
-			default:
-				continue;	/* a pong, or all used */
+			continue;
+		}
+		ret = ws_parser_direct(&c->parser, DIRECT_MIN, &dst, &room);
+		if (ret < 0) {
+			send_close(d, c, ws_close_code(ret));
+			cb = CB_ERROR;
+			break;
+		}
+		if (room) {
+			n = client_read(d, c, fd, dst, room, &cb);
+			if (n == 0)
+				break;
+			ret = ws_parser_direct_done(&c->parser, (size_t)n,
+						    &ev);
+			ret = ws_event(d, c, ret, &ev, payload, mlen);
+			if (ret >= 0) {
+				cb = (char)ret;
+				break;
 			}
+			continue;
 		}
 		if (!c->rbuf) {
-			c->rbuf = malloc(READ_CHUNK);
+			c->rbuf = rbuf_take(d);
 			if (!c->rbuf)
-				return CB_IGNORE;	/* read at next wake */
+				break;		/* read at next wake */
 		}
 		c->rpos = c->rlen = 0;
-		n = read(fd, c->rbuf, READ_CHUNK);
-		if (n == 0) {
-			c->eof = true;
-			return CB_FD_CLOSING;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				c->eof = true;
-				return CB_ERROR;
-			}
-			/* Nothing to read: an idle client holds no buffer. */
-			free(c->rbuf);
-			c->rbuf = NULL;
-			ws_parser_idle(&c->parser);
-			return CB_IGNORE;
-		}
+		n = client_read(d, c, fd, c->rbuf, READ_CHUNK, &cb);
+		if (n == 0)
+			break;
 		c->rlen = (size_t)n;
 	}
+	/* A message begun in @payload moves to the parser's memory. */
+	if (ws_parser_detach(&c->parser) < 0 && cb != CB_ERROR) {
+		send_close(d, c, WS_CLOSE_INTERNAL);
+		cb = CB_ERROR;
+	}
+	return cb;
 }
 
 /* One message of the service becomes one WebSocket message. */
@@ -633,7 +743,7 @@ static void upgrade(struct wsd *d, struct conn *c, struct ws_request *req)
 	c->req = NULL;
 	c->req_len = 0;
 	c->text = d->opt.text || rule->text;
-	ws_parser_init(&c->parser, d->opt.max_message);
+	ws_parser_init(&c->parser, d->opt.max_message, &d->spare);
 	c->state = CONN_WS;
 	c->svc = svc;
 	if (conn_send(d, c, head, (size_t)n, NULL, 0) < 0 ||
@@ -943,6 +1053,12 @@ static int serve(struct wsd *d)
 		int fd, newfd, timeout = -1;
 		char type;
 
+		if (d->nwatch && !d->ctxfd_asked) {
+			/* With the poll(2) backend there is none: short
+			 * waits instead. */
+			d->ctxfd = ipc_context_fd(d->ctx);
+			d->ctxfd_asked = true;
+		}
 		if (d->nwatch) {
 			poll_watched(d, d->ctxfd >= 0 ? -1 : 0);
 			timeout = d->ctxfd >= 0 ? 0 : POLL_BACKEND_WAIT_MS;
@@ -1048,8 +1164,6 @@ static int start(struct wsd *d)
 	if (ret < 0)
 		return start_failed("listen on", d->opt.listen, ret);
 	d->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	/* With the poll(2) backend there is none: short waits instead. */
-	d->ctxfd = ipc_context_fd(d->ctx);
 	ipc_context_timer(d->ctx, d->opt.timeout_ms < 1000 ?
 			  (int)d->opt.timeout_ms / 4 + 1 : 250);
 	log_line("listening on %s, %zu service%s allowed", d->opt.listen,
@@ -1074,6 +1188,9 @@ static void stop(struct wsd *d)
 		close(d->sparefd);
 	free(d->byfd);
 	free(d->watch);
+	while (d->nrpool)
+		free(d->rpool[--d->nrpool]);
+	ws_spare_free(&d->spare);
 }
 
 /* ------------------------------------------------------------------ */

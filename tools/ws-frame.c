@@ -7,12 +7,16 @@
  * a frame's header is gathered in a small buffer of its own, its payload
  * is unmasked into the message being reassembled (data frames) or into
  * the control buffer (control frames, at most 125 bytes), so nothing is
- * allocated beyond the bytes received.
+ * allocated beyond the bytes received.  A large payload can also be read
+ * straight into the message and unmasked in place (ws_parser_direct()),
+ * and the message can be the caller's buffer (ws_parser_attach()): a
+ * message read whole is then never copied by the parser.
  */
 
 #include <config.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,27 +25,104 @@
 /* First allocation of a message, and the growth step's floor. */
 #define MSG_MIN_CAP 256
 
-void ws_parser_init(struct ws_parser *p, size_t max)
+void ws_spare_free(struct ws_spare *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->cap = 0;
+}
+
+/* Keeps the larger of @buf and the spare (up to WS_SPARE_MAX). */
+static void spare_give(struct ws_spare *s, char *buf, size_t cap)
+{
+	if (!s || cap > WS_SPARE_MAX || (s->buf && s->cap >= cap)) {
+		free(buf);
+		return;
+	}
+	free(s->buf);
+	s->buf = buf;
+	s->cap = cap;
+}
+
+void ws_parser_init(struct ws_parser *p, size_t max, struct ws_spare *spare)
 {
 	memset(p, 0, sizeof(*p));
 	p->max = max;
+	p->spare = spare;
+}
+
+/* The parser's own buffer goes back to the spare. */
+static void own_release(struct ws_parser *p)
+{
+	if (!p->attached && p->msg)
+		spare_give(p->spare, p->msg, p->cap);
+	p->attached = false;
+	p->msg = NULL;
+	p->cap = 0;
 }
 
 void ws_parser_free(struct ws_parser *p)
 {
-	free(p->msg);
-	p->msg = NULL;
-	p->cap = 0;
+	own_release(p);
 	p->len = 0;
+}
+
+/* Whether a data message is being reassembled. */
+static bool in_message(const struct ws_parser *p)
+{
+	return p->msg_op != 0 && !p->delivered;
 }
 
 void ws_parser_idle(struct ws_parser *p)
 {
-	if (p->msg_op == 0 || p->delivered) {
+	if (!in_message(p)) {
 		ws_parser_free(p);
 		p->msg_op = 0;
 		p->delivered = false;
 	}
+}
+
+void ws_parser_attach(struct ws_parser *p, char *buf, size_t cap)
+{
+	if (in_message(p) || cap < p->max || p->attached)
+		return;
+	own_release(p);
+	p->msg = buf;
+	p->cap = cap;
+	p->len = 0;
+	p->attached = true;
+}
+
+int ws_parser_detach(struct ws_parser *p)
+{
+	char *m;
+
+	if (!p->attached)
+		return 0;
+	p->attached = false;
+	if (!in_message(p) || !p->len) {
+		p->msg = NULL;
+		p->cap = 0;
+		return 0;
+	}
+	/* The part received so far, in a buffer of its size at least. */
+	if (p->spare && p->spare->buf && p->spare->cap >= p->len) {
+		m = p->spare->buf;
+		p->cap = p->spare->cap;
+		p->spare->buf = NULL;
+		p->spare->cap = 0;
+	} else {
+		m = malloc(p->len);
+		p->cap = p->len;
+	}
+	if (!m) {
+		p->msg = NULL;
+		p->cap = 0;
+		return -ENOMEM;
+	}
+	memcpy(m, p->msg, p->len);
+	p->msg = m;
+	return 0;
 }
 
 uint16_t ws_close_code(int err)
@@ -200,41 +281,75 @@ static int msg_reserve(struct ws_parser *p, size_t n)
 
 	if (need <= cap)
 		return 0;
+	if (p->attached)
+		return -EMSGSIZE;	/* past the maximum: checked before */
 	if (cap < MSG_MIN_CAP)
 		cap = MSG_MIN_CAP;
 	while (cap < need)
 		cap = cap > p->max / 2 ? p->max : cap * 2;
 	if (cap < need)
 		cap = need;
-	m = realloc(p->msg, cap);
-	if (!m)
-		return -ENOMEM;
+	/* A spare large enough saves growing (and faulting in) a new one. */
+	if (p->spare && p->spare->buf && p->spare->cap >= need &&
+	    p->spare->cap > p->cap) {
+		m = p->spare->buf;
+		cap = p->spare->cap;
+		p->spare->buf = NULL;
+		p->spare->cap = 0;
+		if (p->len)
+			memcpy(m, p->msg, p->len);
+		if (p->msg)
+			spare_give(p->spare, p->msg, p->cap);
+	} else {
+		m = realloc(p->msg, cap);
+		if (!m)
+			return -ENOMEM;
+	}
 	p->msg = m;
 	p->cap = cap;
 	return 0;
 }
 
-/* Unmasks @n bytes, eight at a time where it can: a byte loop would cost
- * more than the rest of the relay for large messages. */
+/*
+ * Unmasks @n bytes (@dst may be @src): byte by byte up to an 8-byte
+ * boundary of @dst, then eight bytes at a time with the mask rotated to
+ * where that boundary falls in it, then the bytes left.  A byte loop
+ * would cost more than the rest of the relay for large messages.
+ */
 static void unmask(struct ws_parser *p, char *dst, const uint8_t *src,
 		   size_t n)
 {
-	uint8_t key[8];
-	uint64_t k, w;
+	unsigned int pos = p->mask_pos;
 	size_t i = 0;
-	int j;
 
-	for (j = 0; j < 8; j++)
-		key[j] = p->mask[(p->mask_pos + j) & 3];
-	memcpy(&k, key, sizeof(k));
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, src + i, sizeof(w));
-		w ^= k;
-		memcpy(dst + i, &w, sizeof(w));
+	for (; i < n && ((uintptr_t)(dst + i) & 7); i++, pos = (pos + 1) & 3)
+		dst[i] = (char)(src[i] ^ p->mask[pos]);
+	if (n - i >= 8) {
+		uint8_t key[8];
+		uint64_t k, w[4];
+		int j;
+
+		for (j = 0; j < 8; j++)
+			key[j] = p->mask[(pos + j) & 3];
+		memcpy(&k, key, sizeof(k));
+		for (; i + 32 <= n; i += 32) {
+			memcpy(w, src + i, sizeof(w));
+			w[0] ^= k;
+			w[1] ^= k;
+			w[2] ^= k;
+			w[3] ^= k;
+			memcpy(dst + i, w, sizeof(w));
+		}
+		for (; i + 8 <= n; i += 8) {
+			memcpy(w, src + i, 8);
+			w[0] ^= k;
+			memcpy(dst + i, w, 8);
+		}
+		/* Whole words: the mask's position is where it was. */
 	}
-	for (; i < n; i++)
-		dst[i] = (char)(src[i] ^ key[i & 7]);
-	p->mask_pos = (uint8_t)((p->mask_pos + n) & 3);
+	for (; i < n; i++, pos = (pos + 1) & 3)
+		dst[i] = (char)(src[i] ^ p->mask[pos]);
+	p->mask_pos = (uint8_t)pos;
 }
 
 /* Codes a peer may send: defined ones (not the local-only 1005, 1006,
@@ -359,4 +474,46 @@ int ws_parse(struct ws_parser *p, const uint8_t *in, size_t len,
 	}
 	*used = pos;
 	return WS_NONE;
+}
+
+int ws_parser_direct(struct ws_parser *p, size_t min, char **dst,
+		     size_t *room)
+{
+	size_t n;
+	int ret;
+
+	*room = 0;
+	if (!p->in_payload || is_control(p->opcode) || p->left < min ||
+	    !p->left)
+		return 0;
+	n = p->left > SIZE_MAX ? SIZE_MAX : (size_t)p->left;
+	/* Our own buffer grows with what arrives, not with what the header
+	 * announces: at most doubled per read. */
+	if (!p->attached && n > p->len && n > MSG_MIN_CAP) {
+		size_t grow = p->len > MSG_MIN_CAP ? p->len : MSG_MIN_CAP;
+
+		if (p->cap - p->len > grow)
+			grow = p->cap - p->len;
+		if (n > grow)
+			n = grow;
+	}
+	ret = msg_reserve(p, n);
+	if (ret < 0)
+		return ret;
+	*dst = p->msg + p->len;
+	*room = n;
+	return 0;
+}
+
+int ws_parser_direct_done(struct ws_parser *p, size_t n, struct ws_event *ev)
+{
+	char *at = p->msg + p->len;
+
+	memset(ev, 0, sizeof(*ev));
+	unmask(p, at, (const uint8_t *)at, n);
+	p->len += n;
+	p->left -= n;
+	if (p->left)
+		return WS_NONE;
+	return frame_done(p, ev);
 }

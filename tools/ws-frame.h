@@ -52,12 +52,30 @@ struct ws_event {
 };
 
 /*
- * One client's frames.  Memory: the message being reassembled grows with
- * the bytes received (never past @max), and ws_parser_idle() gives it
- * back between messages.
+ * A buffer given back by a parser, kept for the next one that needs one:
+ * one per process (ipc-wsd's), so that a stream of large messages does
+ * not allocate (and fault in) a buffer for each, while an idle client
+ * holds none.  At most WS_SPARE_MAX bytes are kept.
+ */
+struct ws_spare {
+	char *buf;
+	size_t cap;
+};
+
+#define WS_SPARE_MAX (4 * 1024 * 1024)
+
+/* Frees the spare buffer. */
+void ws_spare_free(struct ws_spare *s);
+
+/*
+ * One client's frames.  Memory: the message being reassembled goes into
+ * the caller's buffer while one is attached (ws_parser_attach()), else
+ * into the parser's own, which grows with the bytes received (never past
+ * @max) and goes back to the spare between messages (ws_parser_idle()).
  */
 struct ws_parser {
 	size_t max;		/* largest reassembled message */
+	struct ws_spare *spare;	/* where own buffers go back, or NULL */
 	/* the frame being read */
 	uint8_t hdr[WS_HEADER_MAX];
 	uint8_t hdr_len;
@@ -70,6 +88,7 @@ struct ws_parser {
 	/* the data message being reassembled (msg_op 0: none) */
 	uint8_t msg_op;
 	bool delivered;		/* the last event's payload is in msg */
+	bool attached;		/* msg is the caller's buffer */
 	char *msg;
 	size_t len;
 	size_t cap;
@@ -78,14 +97,46 @@ struct ws_parser {
 	char ctl[WS_CONTROL_MAX];
 };
 
-/* A parser of messages of at most @max bytes. */
-void ws_parser_init(struct ws_parser *p, size_t max);
+/* A parser of messages of at most @max bytes; @spare may be NULL. */
+void ws_parser_init(struct ws_parser *p, size_t max, struct ws_spare *spare);
 
 /* Frees what the parser holds. */
 void ws_parser_free(struct ws_parser *p);
 
-/* Between messages: the reassembly buffer goes back to the system. */
+/* Between messages: the reassembly buffer goes back to the spare. */
 void ws_parser_idle(struct ws_parser *p);
+
+/*
+ * Messages that start from now on are reassembled in the @cap bytes at
+ * @buf (at least the maximum; else nothing changes), so that one read
+ * whole is not copied again; a message already begun stays where it is.
+ * Until ws_parser_detach(), which must come before @buf is used for
+ * anything else.
+ */
+void ws_parser_attach(struct ws_parser *p, char *buf, size_t cap);
+
+/*
+ * The caller's buffer is its own again: the part of a message it holds
+ * moves into the parser's memory.  0, or -ENOMEM (the parser is then
+ * unusable).
+ */
+int ws_parser_detach(struct ws_parser *p);
+
+/*
+ * For reading a data frame's payload straight into its place: when at
+ * least @min bytes of it are still to come, *@room bytes at *@dst (at
+ * most the rest of the frame) are ready for them; else *@room is 0.
+ * 0, or -ENOMEM when the room cannot be made.  The bytes put there are
+ * then given to ws_parser_direct_done().
+ */
+int ws_parser_direct(struct ws_parser *p, size_t min, char **dst,
+		     size_t *room);
+
+/*
+ * @n bytes (at most what ws_parser_direct() gave) were put at its *dst:
+ * they are unmasked in place.  Returns as ws_parse() does.
+ */
+int ws_parser_direct_done(struct ws_parser *p, size_t n, struct ws_event *ev);
 
 /*
  * Reads frames from the @len bytes at @in and stops at the first event:
