@@ -413,6 +413,29 @@ def main():
                                 b" HTTP/1.1\r\nHost: x\r\n\r\n")
             assert status_of(reply) == 404, (path, reply[:60])
 
+    @case("stop-with-clients")
+    def _():
+        # SIGTERM while a client is still in its request and another is
+        # switched with pongd: ipc-wsd frees both and exits 0 (under
+        # make check-valgrind, memcheck's verdict is that status).
+        lport = free_port()
+        p = subprocess.Popen(d.wsd_run + ["--listen", "127.0.0.1:%d" % lport,
+                                          "--allow", "pong"], env=d.env)
+        try:
+            wait_for(lambda: can_connect(lport), "ipc-wsd")
+            idle = socket.create_connection(("127.0.0.1", lport))
+            idle.sendall(b"GET /pong HTTP/1.1\r\n")
+            ws = socket.create_connection(("127.0.0.1", lport))
+            ws.sendall(upgrade_head(b"/pong", port=lport))
+            ws.settimeout(10)
+            assert status_of(ws.recv(4096)) == 101
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=60)
+        idle.close()
+        ws.close()
+        assert p.returncode == 0, p.returncode
+
     @case("out-of-fds")
     def _():
         # With 32 fds, ipc-wsd refuses (closes) the clients it cannot
