@@ -310,10 +310,10 @@ static void test_large(Fixture *f, gconstpointer data)
 	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
 	guint rx = 0, tx = 0, n = G_N_ELEMENTS(large_len);
 	pthread_t writer, reader;
-	struct relay r;
+	struct ipc_test_relay r;
 
 	(void)data;
-	relay_open(f, &r);
+	ipc_test_relay_open(f, &r, RELAY, PEER);
 	g_assert_cmpint(ipc_add_switch(f->ctx, r.a, r.b), ==, 0);
 	g_assert_cmpint(pthread_create(&writer, NULL, large_writer,
 				       GINT_TO_POINTER(r.raw_a)), ==, 0);
@@ -326,7 +326,7 @@ static void test_large(Fixture *f, gconstpointer data)
 			g_assert_cmpuint(ev.len, ==, large_len[rx]);
 			rx++;
 		} else {
-			assert_switch_tx(&ev, r.b);
+			ipc_test_assert_switch_tx(&ev, r.b);
 			tx++;
 			g_assert_cmpuint(tx, <=, rx);
 		}
