@@ -263,8 +263,11 @@ static void rbuf_release(struct wsd *d, struct conn *c)
 static void conn_free(struct wsd *d, struct conn *c)
 {
 	watch_remove(d, c);
+	/* No entry of the table may outlive the conn it points to. */
 	if (conn_of(d, c->own) == c)
 		d->byfd[c->own] = NULL;
+	if (conn_of(d, c->fd) == c)
+		d->byfd[c->fd] = NULL;
 	/* The service's fd stays the context's until its DISCONNECTION. */
 	if (conn_of(d, c->svc) == c)
 		d->byfd[c->svc] = NULL;
