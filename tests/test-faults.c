@@ -247,7 +247,9 @@ static void *storm_thread(void *data)
 }
 
 /* Starts sending SIGUSR2 to this thread every STORM_NS; its handler does
- * nothing and has no SA_RESTART, so blocking calls fail with EINTR. */
+ * nothing and has no SA_RESTART, so blocking calls fail with EINTR.
+ * Returns once the first signal was caught: on a loaded machine the
+ * storm thread may otherwise not run before the exchange is over. */
 static void storm_start(struct storm *st)
 {
 	struct sigaction sa;
@@ -263,6 +265,8 @@ static void storm_start(struct storm *st)
 	st->sent = 0;
 	g_assert_cmpint(pthread_create(&st->thread, NULL, storm_thread, st),
 			==, 0);
+	while (!g_atomic_int_get(&signals_caught))
+		g_usleep(1000);
 }
 
 static void storm_stop(struct storm *st)
