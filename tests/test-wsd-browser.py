@@ -18,7 +18,7 @@ import tempfile
 import wsdtest
 from wsdtest import log
 
-signal.alarm(300)
+signal.alarm(600)
 
 srcdir = os.environ.get("top_srcdir", ".")
 www = os.path.join(srcdir, "examples", "www")
@@ -77,12 +77,15 @@ def status(dom):
 # --virtual-time-budget runs the page's clock ahead while it waits for
 # the network, so on a loaded machine the DOM can be dumped before the
 # echoes came back: an unfinished self-test ("connecting", "connected")
-# is tried again with a larger budget; any other result counts.
+# is tried again with a larger budget, and so is a browser that printed
+# nothing (on a fresh machine its first page load once hung past the
+# 120 s limit); any other result counts.
 for budget_ms in (8000, 30000, 120000):
     dom = dump_dom("http://127.0.0.1:%d/?selftest=50" % port, budget_ms)
-    if status(dom) not in ("connecting", "connected"):
+    if status(dom) not in ("connecting", "connected", None):
         break
-    log("self-test unfinished within %d ms of page time" % budget_ms)
+    log("self-test unfinished within %d ms of page time (status %r)" %
+        (budget_ms, status(dom)))
 items = re.findall(r"<li>([^<]*)</li>", dom)
 ok = status(dom) == "selftest ok 50" and \
     items == ["echo %d \u00e9\u20ac" % i for i in range(50)]
