@@ -1039,6 +1039,119 @@ static void test_incoming_drip(Fixture *f, gconstpointer data)
 		g_assert_cmpuint(m1.heap, <=, m0.heap + DRIP_BOUND);
 }
 
+/* ------------------------------------------------------------------ */
+/* The buffer kept after a large message                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Larger than glibc ever serves from its heap (32 MiB), so the library's
+ * read buffer for it is a mapping of its own and freeing it shows in the
+ * receiver's RSS at once.
+ */
+#define SPARE_SIZE (48u * 1024 * 1024)
+/* How much the receiver's RSS must drop once that buffer is freed. */
+#define SPARE_DROP (32u * 1024 * 1024)
+/* How long the parent looks for the drop: far above the keep time. */
+#define SPARE_WAIT_MS 20000
+
+static int spare_note[2];
+
+/* One event, through the context fd when @embedded, else blocking. */
+static void spare_wait(void *ctx, int cfd, struct ipc_test_event *ev)
+{
+	struct pollfd p = { .fd = cfd, .events = POLLIN };
+	int ret;
+
+	for (;;) {
+		if (cfd < 0) {
+			ipc_test_wait_raw(ctx, ev, SPARE_SIZE);
+			g_assert_cmpint(ev->ret, ==, 0);
+			return;
+		}
+		g_assert_cmpint(poll(&p, 1, -1), ==, 1);
+		ev->len = ev->capacity;
+		ret = ipc_wait_event_timeout(ctx, &ev->type, &ev->index,
+					     &ev->fd, &ev->newfd, ev->data,
+					     &ev->len, 0);
+		if (ret != -EAGAIN) {
+			g_assert_cmpint(ret, ==, 0);
+			return;
+		}
+	}
+}
+
+/*
+ * The receiver: a service that takes one large message, tells the
+ * parent, and then only waits (with ipc_wait_event(), or in poll(2) on
+ * the context fd when @arg is non-zero) until the peer leaves.
+ */
+static void spare_child(void *arg)
+{
+	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	void *ctx = NULL;
+	int cfd = -1;
+
+	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
+	g_assert_cmpint(ipc_context_max_message_size(ctx, SPARE_SIZE), ==, 0);
+	if (GPOINTER_TO_INT(arg))
+		g_assert_cmpint(cfd = ipc_context_fd(ctx), >=, 0);
+	ipc_test_service_init(ctx, NAME);
+	ev.data = g_malloc(SPARE_SIZE);
+	ev.capacity = SPARE_SIZE;
+	ipc_test_notify(spare_note[1]);
+	do {
+		spare_wait(ctx, cfd, &ev);
+		if (ev.type == MESSAGE_RX) {
+			ipc_test_assert_numbered(ev.data, ev.len, SPARE_SIZE,
+						 5);
+			ipc_test_notify(spare_note[1]);
+		}
+	} while (ev.type != DISCONNECTION);
+	ipc_context_deinit(&ctx);
+}
+
+/*
+ * The buffer a large message was assembled in is kept for the next large
+ * one (no fresh pages per message), but only for a short while
+ * (IPC_SPARE_KEEP_NS): a receiver that just waits afterwards, in
+ * ipc_wait_event() or in its own loop on the context fd, gives it back
+ * without any event coming, so its memory does not stay at its largest
+ * message.
+ */
+static void test_large_spare(Fixture *f, gconstpointer data)
+{
+	g_autofree char *payload = g_malloc(SPARE_SIZE);
+	gsize kept, rss = 0;
+	gint64 until;
+	pid_t pid;
+	int fd;
+
+	(void)f;
+	ipc_test_pipe(spare_note);
+	pid = ipc_test_fork(spare_child, (gpointer)data);
+	ipc_test_wait_notify(spare_note[0]);
+	fd = ipc_test_raw_connect(NAME);
+	ipc_test_fill_numbered(payload, SPARE_SIZE, 5);
+	ipc_test_write_frame(fd, payload, SPARE_SIZE);
+	ipc_test_wait_notify(spare_note[0]);
+	ipc_test_memory(pid, NULL, &kept);
+	until = g_get_monotonic_time() + SPARE_WAIT_MS * 1000;
+	do {
+		g_usleep(10 * 1000);
+		ipc_test_memory(pid, NULL, &rss);
+	} while (rss + SPARE_DROP > kept && g_get_monotonic_time() < until);
+	g_test_message("receiver RSS: %" G_GSIZE_FORMAT " KiB with the "
+		       "message, %" G_GSIZE_FORMAT " KiB later", kept / 1024,
+		       rss / 1024);
+	close(fd);
+	ipc_test_reap(pid);
+	for (guint i = 0; i < 2; i++)
+		close(spare_note[i]);
+	if (ipc_test_memory_instrumented())
+		return;
+	g_assert_cmpuint(rss + SPARE_DROP, <=, kept);
+}
+
 int main(int argc, char **argv)
 {
 	ipc_test_init(&argc, &argv);
@@ -1057,6 +1170,8 @@ int main(int argc, char **argv)
 	ADD("incoming/thousand-peers", test_incoming_memory, NULL);
 	ADD("incoming/thousand-peers-split", test_incoming_memory,
 	    GINT_TO_POINTER(1));
+	ADD("large-spare/wait", test_large_spare, GINT_TO_POINTER(0));
+	ADD("large-spare/context-fd", test_large_spare, GINT_TO_POINTER(1));
 #undef ADD
 
 	return g_test_run();
