@@ -10,6 +10,8 @@
  * for a large message is kept as the context's one spare (up to
  * IPC_SPARE_MAX bytes), so a stream of large messages neither grows a
  * buffer again for each one nor maps and unmaps memory every time.
+ * A larger spare is freed IPC_SPARE_KEEP_NS after it was last given
+ * back: ipc_wait_event() wakes for it (ipc__spare_expire()).
  */
 
 #include "internal.h"
@@ -28,14 +30,29 @@ static char *chunk_take(struct ipc_ctx *ctx)
 /* Keeps the larger of a released grown buffer and the current spare. */
 static void spare_give(struct ipc_ctx *ctx, char *data, size_t cap)
 {
-	if (cap < IPC_CHUNK || cap > IPC_SPARE_MAX ||
-	    (ctx->spare && ctx->spare_cap >= cap)) {
+	if (cap < IPC_CHUNK || (ctx->spare && ctx->spare_cap >= cap)) {
 		free(data);
 		return;
 	}
 	free(ctx->spare);
 	ctx->spare = data;
 	ctx->spare_cap = cap;
+	ctx->spare_until = 0;
+	if (cap > IPC_SPARE_MAX)
+		ctx->spare_until = ipc__now() + IPC_SPARE_KEEP_NS;
+}
+
+int ipc__spare_expire(struct ipc_ctx *ctx, uint64_t now)
+{
+	if (!ctx->spare_until)
+		return -1;
+	if (now < ctx->spare_until)
+		return (int)((ctx->spare_until - now + 999999) / 1000000);
+	free(ctx->spare);
+	ctx->spare = NULL;
+	ctx->spare_cap = 0;
+	ctx->spare_until = 0;
+	return -1;
 }
 
 static void chunk_give(struct ipc_ctx *ctx, char *data, size_t cap)
@@ -57,6 +74,7 @@ static bool spare_take(struct ipc_ctx *ctx, struct ipc_buf *b, size_t cap)
 	if (!data || spare_cap < cap)
 		return false;
 	ctx->spare = NULL;
+	ctx->spare_until = 0;
 	if (live)
 		memcpy(data, b->data + b->off, live);
 	if (b->data)
@@ -195,4 +213,5 @@ void ipc__pool_fini(struct ipc_ctx *ctx)
 		free(ctx->pool[--ctx->pool_count]);
 	free(ctx->spare);
 	ctx->spare = NULL;
+	ctx->spare_until = 0;
 }

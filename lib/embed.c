@@ -10,8 +10,9 @@
  *  - an eventfd, signalled while work is known to the library alone (the
  *    ready ring, the dirty list, a held message, the connection that gave
  *    the last event with more to give), cleared when a call leaves none;
- *  - a timerfd, armed at the next tick of the periodic timer or at the
- *    retry of a paused listener.
+ *  - a timerfd, armed at the next tick of the periodic timer, at the
+ *    retry of a paused listener, at a closing switch side's deadline or
+ *    when a large spare buffer is to be freed.
  * Both change only when their state changes (one write or read of the
  * eventfd per burst of work, one timerfd_settime per tick), and a context
  * whose fd was never asked for makes neither call: ctx->embed is NULL.
@@ -117,6 +118,9 @@ void ipc__embed_timer(struct ipc_ctx *ctx)
 	/* A closing switch side to drop (see ipc__linger_expire). */
 	if (ctx->lingering && (!due || ctx->linger_next < due))
 		due = ctx->linger_next;
+	/* A large spare buffer to free (see ipc__spare_expire). */
+	if (ctx->spare_until && (!due || ctx->spare_until < due))
+		due = ctx->spare_until;
 	if (due == e->armed)
 		return;
 	its.it_value.tv_sec = (time_t)(due / 1000000000);

@@ -193,6 +193,9 @@ static int wait_timeout(struct ipc_ctx *ctx, uint64_t now)
 		if (ctx->ready_count)
 			timeout = 0;
 	}
+	/* A step may have given back a large buffer after @now was read. */
+	if (ctx->spare_until)
+		timeout = sooner(timeout, ipc__spare_expire(ctx, ipc__now()));
 	return timeout;
 }
 
@@ -247,14 +250,16 @@ static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev,
 	if (ctx->held != IPC_NONE && (ret = step_held(ctx, ev)) != 0)
 		return ret;
 	for (;;) {
-		now = ctx->timer_ms > 0 || ctx->paused || ctx->lingering ?
-		      ipc__now() : 0;
+		now = ctx->timer_ms > 0 || ctx->paused || ctx->lingering ||
+		      ctx->spare_until ? ipc__now() : 0;
 		if (ctx->timer_ms > 0 && ipc__timer_fire(ctx, now)) {
 			ev->type = TIMER;
 			return 1;
 		}
 		if (ctx->lingering)
 			ipc__linger_expire(ctx, now);
+		if (ctx->spare_until)
+			ipc__spare_expire(ctx, now);
 		while ((slot = next_slot(ctx)) != IPC_NONE) {
 			ret = step(ctx, slot, ev);
 			if (ret == 0)

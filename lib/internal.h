@@ -50,6 +50,13 @@
 #define IPC_POOL_SIZE 8
 /* Largest grown buffer a context keeps for its next large message. */
 #define IPC_SPARE_MAX (4 * 1024 * 1024)
+/*
+ * A larger one is kept only this long after its last use: a stream of
+ * large messages reuses the same pages instead of faulting in a fresh
+ * mapping for each (doc/performance.md, "Large messages"), and a context
+ * that got one large message gives the memory back soon after.
+ */
+#define IPC_SPARE_KEEP_NS (250 * 1000 * 1000ull)
 /* Frame header: the payload length, 32-bit big-endian. */
 #define IPC_HEADER 4
 /*
@@ -234,6 +241,7 @@ struct ipc_ctx {
 	int pool_count;
 	char *spare;		/* one grown buffer, kept for the next one */
 	size_t spare_cap;
+	uint64_t spare_until;	/* a spare over IPC_SPARE_MAX goes then */
 	char *scratch;		/* payload buffer for switch in-callbacks */
 	size_t scratch_cap;
 
@@ -400,6 +408,8 @@ IPC_HIDDEN void ipc__buf_release(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__buf_shrink(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__buf_drop(struct ipc_ctx *ctx, struct ipc_buf *b);
 IPC_HIDDEN void ipc__pool_fini(struct ipc_ctx *ctx);
+/* Frees a large spare whose time is up: ms until it is due, or -1. */
+IPC_HIDDEN int ipc__spare_expire(struct ipc_ctx *ctx, uint64_t now);
 
 /* read.c: reading frames, ipc_read() and ipc_read_fd() */
 IPC_HIDDEN int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c);
