@@ -15,6 +15,7 @@ const encoder = new TextEncoder();
 const selftest = parseInt(params.get("selftest") || "0", 10);
 const sent = [];
 let echoed = 0;
+let failed = false;
 
 ws.binaryType = "arraybuffer";
 
@@ -38,10 +39,16 @@ ws.onmessage = (ev) => {
 		decoder.decode(ev.data);
 
 	show(text);
-	if (selftest && text === sent[echoed] && ++echoed === selftest)
-		statusEl.textContent = "selftest ok " + echoed;
-	else if (selftest && text !== sent[echoed])
+	if (!selftest || failed)
+		return;
+	if (text !== sent[echoed]) {
+		failed = true;
 		statusEl.textContent = "selftest failed at " + echoed;
+	} else if (++echoed === selftest) {
+		statusEl.textContent = "selftest ok " + echoed;
+	} else {
+		statusEl.textContent = "selftest running " + echoed;
+	}
 };
 
 ws.onclose = (ev) => {
