@@ -186,6 +186,8 @@ void ipc__conn_free(struct ipc_ctx *ctx, uint32_t slot)
 		ctx->lingering--;
 	if (ctx->held == slot)
 		ctx->held = IPC_NONE;
+	if (ctx->landing == slot)
+		ctx->landing = IPC_NONE;
 	ipc__backend_del(ctx, c->fd, slot);
 	if (c->service) {
 		ipc__service_remove(c->service);

@@ -39,6 +39,7 @@ IPC_EXPORT int ipc_context_init(void **ptr)
 	ctx->generation = ipc__fork_generation;
 	ctx->free_head = IPC_NONE;
 	ctx->held = IPC_NONE;
+	ctx->landing = IPC_NONE;
 	ctx->current = IPC_NONE;
 	ctx->max_message = IPC_MAX_MESSAGE_SIZE_DEFAULT;
 	ctx->queue_high = IPC_QUEUE_HIGH_WATER_DEFAULT;

@@ -54,15 +54,21 @@ static int step_frames(struct ipc_ctx *ctx, struct ipc_conn *c,
 	return 0;
 }
 
-/* A large message read straight into the caller's buffer (see read.c). */
-static int step_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
-		       struct ipc_event *ev)
+/*
+ * A large message read straight into the caller's buffer (ipc__land()):
+ * 1 with its event, 2 after a read of it, 0 when c has none landing.
+ */
+static int step_land(struct ipc_ctx *ctx, struct ipc_conn *c,
+		     struct ipc_event *ev)
 {
-	if (c->flags & IPC_F_SWITCHED ||
-	    !ipc__read_direct(ctx, c, ev->buf, ev->cap, &ev->len))
+	int ret;
+
+	if (c->flags & IPC_F_SWITCHED)
 		return 0;
-	c->revents &= (uint8_t)~IPC_EV_IN;
-	return ipc__report(ctx, c, ev, MESSAGE_RX);
+	ret = ipc__land(ctx, c, ev);
+	if (ret == 1)
+		ipc__report(ctx, c, ev, MESSAGE_RX);
+	return ret;
 }
 
 /* One read; 0 to look at the buffer again, -ENOMEM to retry later. */
@@ -124,9 +130,11 @@ static int step_stream(struct ipc_ctx *ctx, uint32_t slot,
 			return ret;
 		c = &ctx->conns[slot];
 		if (ipc__may_read(c)) {
-			ret = step_direct(ctx, c, ev);
-			if (ret)
-				return ret;
+			ret = step_land(ctx, c, ev);
+			if (ret == 1)
+				return 1;
+			if (ret == 2)
+				continue;
 			ret = step_read(ctx, c);
 			if (ret < 0)
 				return ret;
@@ -261,6 +269,9 @@ static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev,
 		if (ctx->spare_until)
 			ipc__spare_expire(ctx, now);
 		while ((slot = next_slot(ctx)) != IPC_NONE) {
+			/* Another connection may use the caller's buffer. */
+			if (ctx->landing != IPC_NONE && slot != ctx->landing)
+				ipc__land_spill(ctx);
 			ret = step(ctx, slot, ev);
 			if (ret == 0)
 				continue;
@@ -320,6 +331,9 @@ int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
 	/* Work queued during the call is accounted for at its end. */
 	ctx->embed_idle = false;
 	ret = next_event(ctx, &ev, timeout_ms);
+	/* A frame still landing leaves the caller's buffer with the call. */
+	if (ctx->landing != IPC_NONE)
+		ipc__land_spill(ctx);
 	if (ctx->embed)
 		ipc__embed_sync(ctx);
 	*t = ev.type;

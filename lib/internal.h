@@ -104,6 +104,7 @@ enum ipc_conn_flag {
 	IPC_F_HALF = 1 << 12,	 /* switched, read to its end, still written */
 	IPC_F_DRAIN = 1 << 13,	 /* switch peer half-closed: write, shut down */
 	IPC_F_UNIX = 1 << 14,	 /* a Unix socket: may carry fds */
+	IPC_F_ASSEMBLE = 1 << 15, /* its large frame left the caller's buffer */
 };
 
 /* Readiness, as the backends report it. */
@@ -219,6 +220,17 @@ struct ipc_ctx {
 
 	uint32_t current;	/* slot stepped before the ring (event.c) */
 	uint32_t held;		/* slot whose next message did not fit */
+	/*
+	 * A large frame read straight into the caller's buffer during one
+	 * ipc_wait_event() call (read.c): its slot (IPC_NONE for none),
+	 * the payload bytes there, the payload's length, its stream
+	 * offset (the key of its fds) and the buffer.
+	 */
+	uint32_t landing;
+	size_t land_got;
+	size_t land_len;
+	uint64_t land_at;
+	char *land_buf;
 	uint32_t paused;	/* listeners paused after EMFILE */
 	uint64_t paused_until;
 
@@ -414,8 +426,9 @@ IPC_HIDDEN int ipc__spare_expire(struct ipc_ctx *ctx, uint64_t now);
 /* read.c: reading frames, ipc_read() and ipc_read_fd() */
 IPC_HIDDEN int ipc__in_reserve(struct ipc_ctx *ctx, struct ipc_conn *c);
 IPC_HIDDEN ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c);
-IPC_HIDDEN int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c,
-				char *buf, size_t cap, size_t *len);
+IPC_HIDDEN int ipc__land(struct ipc_ctx *ctx, struct ipc_conn *c,
+			 struct ipc_event *ev);
+IPC_HIDDEN void ipc__land_spill(struct ipc_ctx *ctx);
 IPC_HIDDEN int ipc__frame_peek(struct ipc_ctx *ctx, struct ipc_conn *c,
 			       const char **payload, size_t *len);
 IPC_HIDDEN void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c,

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,21 +140,24 @@ static int rx_fds_parse(struct msghdr *msg, const int **fds)
 }
 
 /*
- * One read of up to @len bytes at data[b->len] with the fds that come
- * with them (a Unix socket), room for no more fds than the connection's
- * bound leaves: more make MSG_CTRUNC, and the peer is dropped.  Returns
- * the byte count, 0 at end of stream, or -errno (-EPROTO for bad fds).
+ * One read of up to @len bytes to @dst (c->in's free room, or the
+ * caller's buffer when @landing) with the fds that come with them (a Unix
+ * socket), room for no more fds than the connection's bound leaves: more
+ * make MSG_CTRUNC, and the peer is dropped.  A landing frame's first byte
+ * is already read, so fds with the bytes are in the middle of a frame.
+ * Returns the byte count, 0 at end of stream, or -errno (-EPROTO for bad
+ * fds, which are closed).
  */
-static ssize_t rx_read(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
+static ssize_t rx_read(struct ipc_ctx *ctx, struct ipc_conn *c, char *dst,
+		       size_t len, bool landing)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
 		struct cmsghdr align;
 	} control;
-	struct ipc_buf *b = &c->in;
-	struct iovec iov = { .iov_base = b->data + b->len, .iov_len = len };
+	struct iovec iov = { .iov_base = dst, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t room = 0;
+	size_t room = 0, k;
 	const int *fds = NULL;
 	ssize_t n;
 	int nfds;
@@ -182,6 +184,11 @@ static ssize_t rx_read(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
 	nfds = rx_fds_parse(&msg, &fds);
 	if (nfds < 0)
 		return nfds;
+	if (nfds && landing) {
+		for (k = 0; k < (size_t)nfds; k++)
+			close(fds[k]);
+		return -EPROTO;
+	}
 	if (nfds && (!n || rx_fds_file(ctx, c, fds, (uint32_t)nfds,
 				       (size_t)n) < 0))
 		return -EPROTO;
@@ -200,7 +207,7 @@ ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
 	ret = ipc__in_reserve(ctx, c);
 	if (ret < 0)
 		return ret;
-	n = rx_read(ctx, c, b->cap - b->len);
+	n = rx_read(ctx, c, b->data + b->len, b->cap - b->len, false);
 	if (n > 0) {
 		b->len += (size_t)n;
 		return n;
@@ -210,42 +217,100 @@ ssize_t ipc__fill(struct ipc_ctx *ctx, struct ipc_conn *c)
 }
 
 /*
- * A large frame (IPC_DIRECT_FROM or more still to come) whose rest does
- * not fit in our buffer but is already in the socket goes straight into
- * the caller's buffer: the bytes we hold are
- * copied once, the rest is read in place, and no buffer grows for it.
- * Returns the payload length in *len and 1, or 0 to read as usual.
+ * A large frame (IPC_DIRECT_FROM or more still to come) that does not
+ * fit in c->in lands straight in the caller's buffer: the bytes held are
+ * copied there once, and the rest is read in place, across as many waits
+ * as it takes within this ipc_wait_event() call (ctx->landing).  When the
+ * call must give the buffer up first (another connection's turn, a timer
+ * tick, the call's end), the bytes go back to c->in (ipc__land_spill())
+ * and the frame is assembled there as usual (IPC_F_ASSEMBLE): each byte
+ * is copied at most twice more, and no buffer grows for a frame that
+ * lands whole.
  */
-int ipc__read_direct(struct ipc_ctx *ctx, struct ipc_conn *c, char *buf,
-		     size_t cap, size_t *len)
+static bool land_start(struct ipc_ctx *ctx, struct ipc_conn *c,
+		       const struct ipc_event *ev)
 {
 	struct ipc_buf *b = &c->in;
 	size_t missing = frame_missing(b), held;
-	uint64_t at = c->rx_total - (b->len - b->off);
-	int avail;
+
+	if (missing <= b->cap - b->len || missing < IPC_DIRECT_FROM ||
+	    (c->flags & IPC_F_ASSEMBLE) || ctx->landing != IPC_NONE)
+		return false;
+	held = b->len - b->off - IPC_HEADER;
+	if (!ev->buf || held + missing > ev->cap)
+		return false;
+	memcpy(ev->buf, b->data + b->off + IPC_HEADER, held);
+	ctx->landing = ipc__slot_of(ctx, c);
+	ctx->land_got = held;
+	ctx->land_len = held + missing;
+	ctx->land_at = ipc__frame_at(c);
+	ctx->land_buf = ev->buf;
+	ipc__buf_drop(ctx, b);
+	return true;
+}
+
+/* The frame is whole in the caller's buffer: the message to report. */
+static void land_done(struct ipc_ctx *ctx, struct ipc_conn *c,
+		      struct ipc_event *ev)
+{
+	ctx->landing = IPC_NONE;
+	ev->len = ctx->land_len;
+	ipc__msg_fds_set(ctx, ipc__rx_fds_take(c, ctx->land_at));
+}
+
+/*
+ * One read of c's landing frame, started here if it may land.  Returns 0
+ * when c has no frame landing (read into c->in instead), 1 when the frame
+ * is whole (ev->len and the message's fds are set), 2 when more is to
+ * come or the stream ended (IPC_F_EOF, the frame lost with it).
+ */
+int ipc__land(struct ipc_ctx *ctx, struct ipc_conn *c, struct ipc_event *ev)
+{
+	size_t want;
 	ssize_t n;
 
-	if (missing <= b->cap - b->len || missing < IPC_DIRECT_FROM)
+	if (ctx->landing != ipc__slot_of(ctx, c) && !land_start(ctx, c, ev))
 		return 0;
-	held = b->len - b->off - IPC_HEADER;
-	if (held + missing > cap || ioctl(c->fd, FIONREAD, &avail) < 0 ||
-	    (size_t)avail < missing)
-		return 0;
-	do {
-		n = read(c->fd, buf + held, missing);
-	} while (n < 0 && errno == EINTR);
-	/* FIONREAD promised these bytes; anything else is a broken stream. */
-	if (n != (ssize_t)missing) {
-		c->flags |= IPC_F_EOF;
-		return 0;
+	c->revents &= (uint8_t)~(IPC_EV_IN | IPC_EV_HUP);
+	want = ctx->land_len - ctx->land_got;
+	n = rx_read(ctx, c, ctx->land_buf + ctx->land_got, want, true);
+	if (n > 0) {
+		ctx->land_got += (size_t)n;
+		if ((size_t)n == want) {
+			land_done(ctx, c, ev);
+			return 1;
+		}
+		/* A short read emptied the socket: wait before the next. */
+		return 2;
 	}
-	memcpy(buf, b->data + b->off + IPC_HEADER, held);
-	c->rx_total += missing;
-	ipc__msg_fds_set(ctx, ipc__rx_fds_take(c, at));
-	b->off = b->len;
-	ipc__buf_release(ctx, b);
-	*len = held + missing;
-	return 1;
+	if ((n == -EAGAIN || n == -EWOULDBLOCK) && !(c->flags & IPC_F_BROKEN))
+		return 2;
+	ctx->landing = IPC_NONE;
+	c->flags |= IPC_F_EOF;
+	return 2;
+}
+
+void ipc__land_spill(struct ipc_ctx *ctx)
+{
+	uint32_t slot = ctx->landing;
+	struct ipc_conn *c = &ctx->conns[slot];
+	struct ipc_buf *b = &c->in;
+	size_t got = ctx->land_got;
+
+	ctx->landing = IPC_NONE;
+	c->flags |= IPC_F_ASSEMBLE;
+	if (ipc__buf_grow(ctx, b, IPC_HEADER + got,
+			  IPC_HEADER + ctx->land_len) < 0) {
+		/* The frame cannot be kept: the connection ends. */
+		c->flags |= IPC_F_EOF;
+		ipc__ready_push(ctx, slot);
+		return;
+	}
+	ipc__be32_put(b->data + b->len, (uint32_t)ctx->land_len);
+	memcpy(b->data + b->len + IPC_HEADER, ctx->land_buf, got);
+	b->len += IPC_HEADER + got;
+	/* A peer that stalls keeps what it sent, not a chunk. */
+	ipc__buf_shrink(ctx, b);
 }
 
 /*
@@ -277,6 +342,7 @@ void ipc__frame_consume(struct ipc_ctx *ctx, struct ipc_conn *c, size_t len)
 	struct ipc_buf *b = &c->in;
 
 	b->off += IPC_HEADER + len;
+	c->flags &= (uint16_t)~IPC_F_ASSEMBLE;
 	if (b->off == b->len) {
 		ipc__buf_release(ctx, b);
 		return;

@@ -1045,108 +1045,106 @@ static void test_incoming_drip(Fixture *f, gconstpointer data)
 
 /*
  * Larger than glibc ever serves from its heap (32 MiB), so the library's
- * read buffer for it is a mapping of its own and freeing it shows in the
- * receiver's RSS at once.
+ * queue for it is a mapping of its own and freeing it shows in the
+ * sender's RSS at once.
  */
 #define SPARE_SIZE (48u * 1024 * 1024)
-/* How much the receiver's RSS must drop once that buffer is freed. */
+/* How much the sender's RSS must drop once that buffer is freed. */
 #define SPARE_DROP (32u * 1024 * 1024)
 /* How long the parent looks for the drop: far above the keep time. */
 #define SPARE_WAIT_MS 20000
 
 static int spare_note[2];
 
-/* One event, through the context fd when @embedded, else blocking. */
-static void spare_wait(void *ctx, int cfd, struct ipc_test_event *ev)
+/* One event, through the context fd when @cfd >= 0, else blocking. */
+static char spare_wait(void *ctx, int cfd)
 {
 	struct pollfd p = { .fd = cfd, .events = POLLIN };
-	int ret;
+	size_t index, len = 0;
+	int fd, newfd, ret;
+	char type;
 
 	for (;;) {
-		if (cfd < 0) {
-			ipc_test_wait_raw(ctx, ev, SPARE_SIZE);
-			g_assert_cmpint(ev->ret, ==, 0);
-			return;
-		}
-		g_assert_cmpint(poll(&p, 1, -1), ==, 1);
-		ev->len = ev->capacity;
-		ret = ipc_wait_event_timeout(ctx, &ev->type, &ev->index,
-					     &ev->fd, &ev->newfd, ev->data,
-					     &ev->len, 0);
+		if (cfd >= 0)
+			g_assert_cmpint(poll(&p, 1, -1), ==, 1);
+		ret = ipc_wait_event_timeout(ctx, &type, &index, &fd, &newfd,
+					     NULL, &len, cfd >= 0 ? 0 : -1);
 		if (ret != -EAGAIN) {
 			g_assert_cmpint(ret, ==, 0);
-			return;
+			return type;
 		}
 	}
 }
 
 /*
- * The receiver: a service that takes one large message, tells the
- * parent, and then only waits (with ipc_wait_event(), or in poll(2) on
- * the context fd when @arg is non-zero) until the peer leaves.
+ * The sender: a client that queues one large message (most of it stays
+ * in the library's queue until the parent reads it), tells the parent its
+ * RSS once it is sent, and then only waits (in ipc_wait_event(), or in poll(2)
+ * on the context fd when @arg is non-zero) until the parent hangs up.
  */
 static void spare_child(void *arg)
 {
-	g_auto(IpcTestEvent) ev = IPC_TEST_EVENT_INIT;
+	g_autofree char *payload = g_malloc(SPARE_SIZE);
 	void *ctx = NULL;
-	int cfd = -1;
+	int cfd = -1, fd;
+	gsize rss;
+	char type;
 
 	g_assert_cmpint(ipc_context_init(&ctx), ==, 0);
 	g_assert_cmpint(ipc_context_max_message_size(ctx, SPARE_SIZE), ==, 0);
 	if (GPOINTER_TO_INT(arg))
 		g_assert_cmpint(cfd = ipc_context_fd(ctx), >=, 0);
-	ipc_test_service_init(ctx, NAME);
-	ev.data = g_malloc(SPARE_SIZE);
-	ev.capacity = SPARE_SIZE;
-	ipc_test_notify(spare_note[1]);
+	fd = ipc_test_connect(ctx, NAME);
+	ipc_test_fill_numbered(payload, SPARE_SIZE, 5);
+	g_assert_cmpint(ipc_schedule(ctx, fd, payload, SPARE_SIZE), ==, 0);
 	do {
-		spare_wait(ctx, cfd, &ev);
-		if (ev.type == MESSAGE_RX) {
-			ipc_test_assert_numbered(ev.data, ev.len, SPARE_SIZE,
-						 5);
-			ipc_test_notify(spare_note[1]);
-		}
-	} while (ev.type != DISCONNECTION);
+		type = spare_wait(ctx, cfd);
+		if (type != MESSAGE_TX)
+			continue;
+		/* Only a library call may free the buffer: it is here now. */
+		ipc_test_memory(0, NULL, &rss);
+		ipc_test_write_all(spare_note[1], &rss, sizeof(rss));
+	} while (type != DISCONNECTION);
 	ipc_context_deinit(&ctx);
 }
 
 /*
- * The buffer a large message was assembled in is kept for the next large
+ * The buffer a large message was queued in is kept for the next large
  * one (no fresh pages per message), but only for a short while
- * (IPC_SPARE_KEEP_NS): a receiver that just waits afterwards, in
+ * (IPC_SPARE_KEEP_NS): a program that just waits afterwards, in
  * ipc_wait_event() or in its own loop on the context fd, gives it back
  * without any event coming, so its memory does not stay at its largest
- * message.
+ * message.  (Received frames rarely need it: they land in the caller's
+ * buffer.)
  */
 static void test_large_spare(Fixture *f, gconstpointer data)
 {
-	g_autofree char *payload = g_malloc(SPARE_SIZE);
+	g_autoptr(GByteArray) frame = g_byte_array_new();
+	int listener = ipc_test_raw_listen(NAME), fd;
 	gsize kept, rss = 0;
 	gint64 until;
 	pid_t pid;
-	int fd;
 
-	(void)f;
+	ipc_test_expect_leftover(f, NAME);
 	ipc_test_pipe(spare_note);
 	pid = ipc_test_fork(spare_child, (gpointer)data);
-	ipc_test_wait_notify(spare_note[0]);
-	fd = ipc_test_raw_connect(NAME);
-	ipc_test_fill_numbered(payload, SPARE_SIZE, 5);
-	ipc_test_write_frame(fd, payload, SPARE_SIZE);
-	ipc_test_wait_notify(spare_note[0]);
-	ipc_test_memory(pid, NULL, &kept);
+	fd = accept(listener, NULL, NULL);
+	g_assert_no_errno(fd);
+	g_assert_cmpuint(ipc_test_read_frame(fd, frame), ==, SPARE_SIZE);
+	ipc_test_read_all(spare_note[0], &kept, sizeof(kept));
 	until = g_get_monotonic_time() + SPARE_WAIT_MS * 1000;
 	do {
 		g_usleep(10 * 1000);
 		ipc_test_memory(pid, NULL, &rss);
 	} while (rss + SPARE_DROP > kept && g_get_monotonic_time() < until);
-	g_test_message("receiver RSS: %" G_GSIZE_FORMAT " KiB with the "
-		       "message, %" G_GSIZE_FORMAT " KiB later", kept / 1024,
-		       rss / 1024);
+	g_test_message("sender RSS: %" G_GSIZE_FORMAT " KiB once sent, %"
+		       G_GSIZE_FORMAT " KiB later", kept / 1024, rss / 1024);
 	close(fd);
+	close(listener);
 	ipc_test_reap(pid);
 	for (guint i = 0; i < 2; i++)
 		close(spare_note[i]);
+	ipc_test_assert_numbered(frame->data, frame->len, SPARE_SIZE, 5);
 	if (ipc_test_memory_instrumented())
 		return;
 	g_assert_cmpuint(rss + SPARE_DROP, <=, kept);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1103,6 +1104,132 @@ static void test_sigpipe_client(struct ipc_test_fixture *f,
 	expect_disconnection(f->ctx, &p);
 }
 
+/* ------------------------------------------------------------------ */
+/* Large frames read straight into the caller's buffer                 */
+/* ------------------------------------------------------------------ */
+
+/* Two frames of this size; the first mebibyte of each is sent alone. */
+#define LAND_SIZE (4u * 1024 * 1024)
+#define LAND_FIRST (1024u * 1024)
+
+/* The child's ends: two raw clients, a note to the parent, a go-ahead. */
+static int land_a, land_b, land_note[2], land_go[2];
+
+static void land_header(int fd, guint32 len)
+{
+	guint32 be = GUINT32_TO_BE(len);
+
+	ipc_test_write_all(fd, &be, sizeof(be));
+}
+
+/*
+ * The writer.  A blocking write of a mebibyte returns only once the
+ * service has read most of it, so each step below happens while the
+ * service is inside a frame: "between" from B arrives in the middle of
+ * frame 1 from A; frame 2 stops after its first mebibyte until the parent
+ * says go.
+ */
+static void land_child(void *arg)
+{
+	g_autofree char *one = g_malloc(LAND_SIZE);
+	g_autofree char *two = g_malloc(LAND_SIZE);
+
+	(void)arg;
+	ipc_test_fill_numbered(one, LAND_SIZE, 1);
+	ipc_test_fill_numbered(two, LAND_SIZE, 2);
+	land_header(land_a, LAND_SIZE);
+	ipc_test_write_all(land_a, one, LAND_FIRST);
+	ipc_test_write_frame(land_b, "between", 7);
+	ipc_test_write_all(land_a, one + LAND_FIRST, LAND_SIZE - LAND_FIRST);
+	land_header(land_a, LAND_SIZE);
+	ipc_test_write_all(land_a, two, LAND_FIRST);
+	ipc_test_notify(land_note[1]);
+	ipc_test_wait_notify(land_go[0]);
+	ipc_test_write_all(land_a, two + LAND_FIRST, LAND_SIZE - LAND_FIRST);
+	close(land_a);
+	close(land_b);
+}
+
+/* One event into @buf, blocking (@ms -1) or bounded; returns its ret. */
+static int land_wait(void *ctx, char *buf, int ms, struct ipc_test_event *ev)
+{
+	ev->len = LAND_SIZE;
+	ev->ret = ipc_wait_event_timeout(ctx, &ev->type, &ev->index, &ev->fd,
+					 &ev->newfd, buf, &ev->len, ms);
+	return ev->ret;
+}
+
+/*
+ * A large frame is read straight into the buffer of the ipc_wait_event()
+ * call that waits for it, across as many waits as it takes.  The buffer
+ * is the caller's only for that call: when another connection's message
+ * comes first, or the call ends with the frame unfinished, the bytes
+ * already there are kept elsewhere, and the frame arrives whole in the
+ * buffer of the call that completes it.  Both cases use another buffer
+ * for the next call.
+ */
+static void test_large_landing(struct ipc_test_fixture *f, gconstpointer data)
+{
+	g_autofree char *x = g_malloc(LAND_SIZE);
+	g_autofree char *y = g_malloc(LAND_SIZE);
+	IpcTestEvent ev = IPC_TEST_EVENT_INIT;
+	int service = ipc_test_service_init(f->ctx, NAME);
+	struct peer a, b;
+	pid_t pid;
+
+	(void)data;
+	g_assert_cmpint(ipc_context_max_message_size(f->ctx, LAND_SIZE), ==, 0);
+	peer_connect(f->ctx, service, &a);
+	peer_connect(f->ctx, service, &b);
+	land_a = a.raw;
+	land_b = b.raw;
+	g_assert_no_errno(fcntl(land_a, F_SETFD, 0));
+	g_assert_no_errno(fcntl(land_b, F_SETFD, 0));
+	ipc_test_pipe(land_note);
+	ipc_test_pipe(land_go);
+	pid = ipc_test_fork(land_child, NULL);
+	close(a.raw);
+	close(b.raw);
+
+	/* B's message comes first, in x, while frame 1 was landing there. */
+	g_assert_cmpint(land_wait(f->ctx, x, -1, &ev), ==, 0);
+	g_assert_cmpint(ev.type, ==, MESSAGE_RX);
+	g_assert_cmpint(ev.fd, ==, b.fd);
+	g_assert_cmpuint(ev.len, ==, 7);
+	g_assert_cmpmem(x, 7, "between", 7);
+	g_assert_cmpint(land_wait(f->ctx, y, -1, &ev), ==, 0);
+	g_assert_cmpint(ev.type, ==, MESSAGE_RX);
+	g_assert_cmpint(ev.fd, ==, a.fd);
+	ipc_test_assert_numbered(y, ev.len, LAND_SIZE, 1);
+
+	/* Frame 2's first mebibyte lands in x, in calls that time out. */
+	memset(x, 0, LAND_SIZE);
+	do {
+		g_assert_cmpint(land_wait(f->ctx, x, 10, &ev), ==, -EAGAIN);
+	} while (!ipc_test_poll(land_note[0], POLLIN, 0));
+	ipc_test_wait_notify(land_note[0]);
+	g_assert_cmpint(land_wait(f->ctx, x, 10, &ev), ==, -EAGAIN);
+	ipc_test_notify(land_go[1]);
+	g_assert_cmpint(land_wait(f->ctx, y, -1, &ev), ==, 0);
+	g_assert_cmpint(ev.type, ==, MESSAGE_RX);
+	g_assert_cmpint(ev.fd, ==, a.fd);
+	ipc_test_assert_numbered(y, ev.len, LAND_SIZE, 2);
+
+	ipc_test_reap(pid);
+	for (guint i = 0; i < 2; i++) {
+		close(land_note[i]);
+		close(land_go[i]);
+	}
+	/* Both hang up, in either order. */
+	for (guint gone = 0; gone < 2; gone++) {
+		g_assert_cmpint(land_wait(f->ctx, x, -1, &ev), ==, 0);
+		g_assert_cmpint(ev.type, ==, DISCONNECTION);
+		g_assert_true(ev.fd == a.fd || ev.fd == b.fd);
+	}
+	ipc_test_assert_fd_closed(a.fd);
+	ipc_test_assert_fd_closed(b.fd);
+}
+
 int main(int argc, char **argv)
 {
 	ipc_test_init(&argc, &argv);
@@ -1119,6 +1246,7 @@ int main(int argc, char **argv)
 	ADD("zero-length/both-ways", test_echo, &echo_empty);
 	ADD("zero-length/raw", test_zero_length_raw, NULL);
 	ADD("large/both-ways", test_echo, &echo_large);
+	ADD("large/landing", test_large_landing, NULL);
 	ADD("tx-events", test_tx_events, NULL);
 	ADD("write-after-schedule", test_write_after_schedule, NULL);
 	ADD("schedule-copies", test_schedule_copies, NULL);
