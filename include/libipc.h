@@ -594,7 +594,11 @@ int ipc_read(void *ctx, size_t index, char *buffer, size_t *buflen);
  * @param[out] originfd   Receives the fd the event occurred on.
  * @param[out] newfd      Receives the new client's fd (CONNECTION).
  * @param[out] buffer     Receives a copy of a received payload (may be
- *                        NULL when @p *buflen is 0).
+ *                        NULL when @p *buflen is 0).  The library may use
+ *                        all of it during the call (a large message is
+ *                        read straight into it), whatever the event: only
+ *                        the payload of MESSAGE_RX or SWITCH_RX is
+ *                        defined when the call returns.
  * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
  * @return 0 with @p *t set on an event; a negative errno with @p *t set to
  *         ERROR when no event could be returned.  The context stays usable
@@ -644,7 +648,8 @@ int ipc_wait_event(void *ctx, char *t, size_t *index, int *originfd,
  * @param[out] originfd   Receives the fd the event occurred on.
  * @param[out] newfd      Receives the new client's fd (CONNECTION).
  * @param[out] buffer     Receives a copy of a received payload (may be
- *                        NULL when @p *buflen is 0).
+ *                        NULL when @p *buflen is 0); used as by
+ *                        ipc_wait_event(), during any call.
  * @param[in,out] buflen  In: size of @p buffer.  Out: payload length.
  * @param[in] timeout_ms  Longest wait in milliseconds; 0 never blocks,
  *                        negative waits without bound.
