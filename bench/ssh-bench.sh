@@ -22,7 +22,7 @@
 #   make bench-ssh            (or: sh ../bench/ssh-bench.sh)
 # Prints each round's rows, then "target" lines with the median ratios;
 # exits 77 when OpenSSH is missing.  Environment: SSHD (default
-# /usr/sbin/sshd), ROUNDS (default 5), COUNT (1 MiB messages a round,
+# /usr/sbin/sshd), ROUNDS (default 7), COUNT (1 MiB messages a round,
 # default 100), PINGS (round trips a round, default 2000).
 #
 # SPDX-License-Identifier: ISC
@@ -30,7 +30,7 @@
 set -eu
 
 sshd=${SSHD:-/usr/sbin/sshd}
-rounds=${ROUNDS:-5}
+rounds=${ROUNDS:-7}
 count=${COUNT:-100}
 pings=${PINGS:-2000}
 bin=tests/bin
@@ -151,15 +151,17 @@ pingpong()
 	fi
 	set -- $r
 	fig=$1
+	p50=$3
 }
 pair()	# big|pingpong: both scenarios, in round $i's order; sets $last
 {
 	if [ $((i % 2)) = 1 ]; then
-		$1 route; a=$fig; $1 raw; b=$fig
+		$1 route; a=$fig; a50=${p50:-1}; $1 raw; b=$fig; b50=${p50:-1}
 	else
-		$1 raw; b=$fig; $1 route; a=$fig
+		$1 raw; b=$fig; b50=${p50:-1}; $1 route; a=$fig; a50=${p50:-1}
 	fi
 	last=$(ratio "$a" "$b")
+	last_p50=$(ratio "$b50" "$a50")
 }
 
 # Connect: the first client makes the connection, the second shares it.
@@ -170,15 +172,20 @@ printf '%-24s %8s %6s %3s %10s %9s %10s %10s\n' scenario size count win \
 	msgs/s MB/s p50_us p99_us
 big_ratios=
 ping_ratios=
+p50_ratios=
 i=1
 while [ "$i" -le "$rounds" ]; do
 	pair big
 	big_ratios="$big_ratios $last"
 	pair pingpong
 	ping_ratios="$ping_ratios $last"
+	p50_ratios="$p50_ratios $last_p50"
 	i=$((i + 1))
 done
 printf 'connect first %s ms, second %s ms\n' "$first" "$second"
 echo "target 1MiB throughput route/raw $(median "$big_ratios") (>= 0.70)"
 echo "target 64B ping-pong route/raw $(median "$ping_ratios") (>= 0.70)"
+# Not a target: the rates above are means, which a few slow round trips
+# (a process waiting for a busy CPU) set; the medians' ratio shows that.
+echo "info 64B round trip p50 raw/route $(median "$p50_ratios")"
 echo "target connect second/first $(ratio "$second" "$first") (<= 0.20)"
