@@ -1126,8 +1126,8 @@ static void land_header(int fd, guint32 len)
  * The writer.  A blocking write of a mebibyte returns only once the
  * service has read most of it, so each step below happens while the
  * service is inside a frame: "between" from B arrives in the middle of
- * frame 1 from A; frame 2 stops after its first mebibyte until the parent
- * says go.
+ * frame 1 from A; frame 2 stops after its first mebibyte.  Each time the
+ * writer waits for the parent's go before the rest of the frame.
  */
 static void land_child(void *arg)
 {
@@ -1140,6 +1140,7 @@ static void land_child(void *arg)
 	land_header(land_a, LAND_SIZE);
 	ipc_test_write_all(land_a, one, LAND_FIRST);
 	ipc_test_write_frame(land_b, "between", 7);
+	ipc_test_wait_notify(land_go[0]);
 	ipc_test_write_all(land_a, one + LAND_FIRST, LAND_SIZE - LAND_FIRST);
 	land_header(land_a, LAND_SIZE);
 	ipc_test_write_all(land_a, two, LAND_FIRST);
@@ -1197,6 +1198,7 @@ static void test_large_landing(struct ipc_test_fixture *f, gconstpointer data)
 	g_assert_cmpint(ev.fd, ==, b.fd);
 	g_assert_cmpuint(ev.len, ==, 7);
 	g_assert_cmpmem(x, 7, "between", 7);
+	ipc_test_notify(land_go[1]);
 	g_assert_cmpint(land_wait(f->ctx, y, -1, &ev), ==, 0);
 	g_assert_cmpint(ev.type, ==, MESSAGE_RX);
 	g_assert_cmpint(ev.fd, ==, a.fd);
