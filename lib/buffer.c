@@ -47,7 +47,7 @@ int ipc__spare_expire(struct ipc_ctx *ctx, uint64_t now)
 	if (!ctx->spare_until)
 		return -1;
 	if (now < ctx->spare_until)
-		return (int)((ctx->spare_until - now + 999999) / 1000000);
+		return ipc__ms_until(ctx->spare_until, now);
 	free(ctx->spare);
 	ctx->spare = NULL;
 	ctx->spare_cap = 0;

@@ -235,14 +235,9 @@ static void requeue(struct ipc_ctx *ctx, uint32_t slot)
 /* What is left of the caller's bound in ms: -1 for none, 0 when spent. */
 static int bound_left(int timeout_ms, uint64_t deadline)
 {
-	uint64_t now;
-
 	if (timeout_ms <= 0)
 		return timeout_ms < 0 ? -1 : 0;
-	now = ipc__now();
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + 999999) / 1000000);
+	return ipc__ms_until(deadline, ipc__now());
 }
 
 static int next_event(struct ipc_ctx *ctx, struct ipc_event *ev,

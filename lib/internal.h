@@ -535,6 +535,12 @@ IPC_HIDDEN int ipc__wait_event(struct ipc_ctx *ctx, char *t, size_t *index,
 
 /* timer.c */
 IPC_HIDDEN uint64_t ipc__now(void);
+/* Milliseconds from @now (ipc__now()) until @when, rounded up; 0 once
+ * passed: a poll or epoll timeout that never wakes before @when. */
+static inline int ipc__ms_until(uint64_t when, uint64_t now)
+{
+	return when <= now ? 0 : (int)((when - now + 999999) / 1000000);
+}
 IPC_HIDDEN bool ipc__timer_fire(struct ipc_ctx *ctx, uint64_t now);
 IPC_HIDDEN int ipc__timer_timeout(struct ipc_ctx *ctx, uint64_t now);
 

@@ -65,11 +65,7 @@ static uint64_t timeout_ns(void)
 /* Milliseconds left before the deadline, rounded up; 0 once passed. */
 static int remaining_ms(const struct lookup *l)
 {
-	uint64_t now = ipc__now();
-
-	if (now >= l->deadline)
-		return 0;
-	return (int)((l->deadline - now + 999999) / 1000000);
+	return ipc__ms_until(l->deadline, ipc__now());
 }
 
 /* Waits for @events on our socket: 0, or -ETIMEDOUT. */

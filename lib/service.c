@@ -337,7 +337,7 @@ int ipc__accept_retry(struct ipc_ctx *ctx, uint64_t now)
 	uint32_t slot;
 
 	if (now < ctx->paused_until)
-		return (int)((ctx->paused_until - now + 999999) / 1000000);
+		return ipc__ms_until(ctx->paused_until, now);
 	for (slot = 0; slot < ctx->nslots && ctx->paused; slot++) {
 		struct ipc_conn *c = &ctx->conns[slot];
 

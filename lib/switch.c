@@ -145,11 +145,6 @@ void ipc__linger_progress(struct ipc_conn *c)
 	c->linger_until = ipc__now() + IPC_LINGER_NS;
 }
 
-static int ms_until(uint64_t when, uint64_t now)
-{
-	return when <= now ? 0 : (int)((when - now + 999999) / 1000000);
-}
-
 int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
@@ -158,7 +153,7 @@ int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now)
 	if (!ctx->lingering)
 		return -1;
 	if (now < ctx->linger_next)
-		return ms_until(ctx->linger_next, now);
+		return ipc__ms_until(ctx->linger_next, now);
 	for (slot = 0; slot < ctx->nslots; slot++) {
 		struct ipc_conn *c = &ctx->conns[slot];
 
@@ -177,7 +172,7 @@ int ipc__linger_expire(struct ipc_ctx *ctx, uint64_t now)
 		}
 	}
 	ctx->linger_next = next;
-	return next == UINT64_MAX ? -1 : ms_until(next, now);
+	return next == UINT64_MAX ? -1 : ipc__ms_until(next, now);
 }
 
 void ipc__switch_unlink(struct ipc_ctx *ctx, struct ipc_conn *c,
