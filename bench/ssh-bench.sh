@@ -126,29 +126,32 @@ median()
 		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
 		      printf "%.2f (rounds %d, spread %.2f-%.2f)", m, NR, v[1], v[NR] }'
 }
-# One measure by its scenario, "route" or "raw": prints its row, keeps
-# the figure the ratio uses (MB/s for 1 MiB, msgs/s for ping-pong).
-big()
+# One measure by its scenario $1, "route" or "raw": $2 payload bytes, $3
+# messages, $4 in flight, $5 the raw test's ssh command, $6 and $7 the
+# rows' names; prints its row and leaves the bench's figures in $r.
+measure()
 {
 	if [ "$1" = route ]; then
-		r=$($bench route pong 1048576 "$count" 8)
-		row "1MiB ssh-route #$i" 1048576 "$count" 8 "$r"
+		r=$($bench route pong "$2" "$3" "$4")
+		row "$6 #$i" "$2" "$3" "$4" "$r"
 	else
-		r=$($bench raw 1048576 "$count" 8 -- $raw 127.0.0.1 cat)
-		row "1MiB raw ssh cat #$i" 1048576 "$count" 8 "$r"
+		r=$($bench raw "$2" "$3" "$4" -- $5 127.0.0.1 cat)
+		row "$7 #$i" "$2" "$3" "$4" "$r"
 	fi
+}
+# The figure each ratio uses: MB/s for 1 MiB, msgs/s (and the median
+# round trip) for ping-pong.
+big()
+{
+	measure "$1" 1048576 "$count" 8 "$raw" "1MiB ssh-route" \
+		"1MiB raw ssh cat"
 	set -- $r
 	fig=$2
 }
 pingpong()
 {
-	if [ "$1" = route ]; then
-		r=$($bench route pong 64 "$pings" 1)
-		row "64B ping ssh-route #$i" 64 "$pings" 1 "$r"
-	else
-		r=$($bench raw 64 "$pings" 1 -- $shared 127.0.0.1 cat)
-		row "64B ping shared cat #$i" 64 "$pings" 1 "$r"
-	fi
+	measure "$1" 64 "$pings" 1 "$shared" "64B ping ssh-route" \
+		"64B ping shared cat"
 	set -- $r
 	fig=$1
 	p50=$3
